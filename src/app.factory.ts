@@ -1,0 +1,57 @@
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import helmet from 'helmet';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module.js';
+import { requestId } from './common/request-id.middleware.js';
+import type { AppConfig } from './config/app-config.js';
+
+/**
+ * The whole HTTP application, as `main.ts` serves it and the end-to-end tests drive it:
+ * security headers, request ids, logging, OpenAPI and graceful shutdown.
+ */
+export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bufferLogs: true,
+    bodyParser: false,
+    // A failure to start is thrown to the caller (main exits non-zero), not a bare process.exit.
+    abortOnError: false,
+  });
+  app.useLogger(app.get(Logger));
+  app.set('trust proxy', config.trustProxy);
+  app.disable('x-powered-by');
+  // First of all, so that every response and log line has an id, even a 404's.
+  app.use(requestId);
+  app.use(
+    helmet({
+      // The service (and /docs) may be reached over plain http, e.g. on a LAN address: there
+      // the browser must not rewrite Swagger UI's requests to https.
+      contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+    }),
+  );
+  // SIGTERM: stop accepting, let in-flight requests finish, close the database, exit 0.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+  setUpOpenApi(app);
+  return app;
+}
+
+function setUpOpenApi(app: NestExpressApplication): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('File delivery service')
+      .setDescription(
+        'Upload files and get them back by UUID; blur images in memory. Log in with ' +
+          '`POST /auth/login`, then press **Authorize** and paste the `access_token`.',
+      )
+      .setVersion('1.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, {
+    jsonDocumentUrl: 'docs-json',
+    yamlDocumentUrl: 'docs-yaml',
+    swaggerOptions: { persistAuthorization: true },
+  });
+}

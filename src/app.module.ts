@@ -1,0 +1,60 @@
+import {
+  DynamicModule,
+  MiddlewareConsumer,
+  Module,
+  NestModule,
+  RequestMethod,
+  ValidationPipe,
+} from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { json } from 'express';
+import { LoggerModule } from 'nestjs-pino';
+import { AuthModule } from './auth/auth.module.js';
+import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
+import { loggerOptions } from './common/logger-options.js';
+import { AppConfig } from './config/app-config.js';
+import { ConfigModule } from './config/config.module.js';
+import { DatabaseModule } from './database/database.module.js';
+import { HealthModule } from './health/health.module.js';
+import { BootstrapAdmin } from './users/bootstrap-admin.js';
+import { UsersModule } from './users/users.module.js';
+
+@Module({})
+export class AppModule implements NestModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggerModule.forRoot(loggerOptions(config)),
+        DatabaseModule,
+        UsersModule,
+        AuthModule,
+        HealthModule,
+      ],
+      providers: [
+        // The server's first start creates the admin; the operator CLI never does.
+        BootstrapAdmin,
+        { provide: APP_FILTER, useClass: AllExceptionsFilter },
+        {
+          provide: APP_PIPE,
+          useValue: new ValidationPipe({
+            whitelist: true,
+            forbidNonWhitelisted: true,
+            transform: true,
+          }),
+        },
+      ],
+    };
+  }
+
+  /**
+   * JSON bodies are parsed here, after the (global) request logger, rather than by Nest's
+   * built-in parser, which runs before every middleware: a malformed body is logged too.
+   */
+  configure(consumer: MiddlewareConsumer): void {
+    consumer
+      .apply(json({ limit: '64kb' }))
+      .forRoutes({ path: '{/*splat}', method: RequestMethod.ALL });
+  }
+}

@@ -1,0 +1,50 @@
+import { Body, Controller, Get, HttpCode, Ip, Post } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { ErrorDto } from '../common/error.dto.js';
+import { CurrentUser, Public } from './auth.decorators.js';
+import { AuthService } from './auth.service.js';
+import type { AuthenticatedUser } from './authenticated-user.js';
+import { LoginDto } from './dto/login.dto.js';
+import { MeDto } from './dto/me.dto.js';
+import { TokenDto } from './dto/token.dto.js';
+
+@ApiTags('auth')
+@Controller('auth')
+export class AuthController {
+  constructor(private readonly auth: AuthService) {}
+
+  @Public()
+  @Post('login')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Exchange a username and password for an access token' })
+  @ApiOkResponse({ type: TokenDto })
+  @ApiBadRequestResponse({ type: ErrorDto, description: 'Malformed body' })
+  @ApiUnauthorizedResponse({ type: ErrorDto, description: 'Wrong username or password' })
+  @ApiTooManyRequestsResponse({
+    type: ErrorDto,
+    description:
+      'More than 10 failed logins for this username from this address in 15 minutes, or more ' +
+      'than 60 login attempts from this address in a minute. `Retry-After` says when to retry.',
+  })
+  async login(@Body() { username, password }: LoginDto, @Ip() client: string): Promise<TokenDto> {
+    const { token, expiresInSeconds } = await this.auth.login(username, password, client);
+    return { access_token: token, token_type: 'Bearer', expires_in: expiresInSeconds };
+  }
+
+  @Get('me')
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'The user the token belongs to' })
+  @ApiOkResponse({ type: MeDto })
+  @ApiUnauthorizedResponse({ type: ErrorDto })
+  me(@CurrentUser() user: AuthenticatedUser): MeDto {
+    return { id: user.id, username: user.username, role: user.role };
+  }
+}

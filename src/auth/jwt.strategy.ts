@@ -1,0 +1,41 @@
+import { Injectable, UnauthorizedException } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import { isUUID } from 'class-validator';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import { AppConfig } from '../config/app-config.js';
+import { UsersService } from '../users/users.service.js';
+import {
+  AccessTokenClaims,
+  AuthenticatedUser,
+  JWT_ALGORITHM,
+  JWT_AUDIENCE,
+  JWT_ISSUER,
+} from './authenticated-user.js';
+
+/**
+ * Verifies the bearer token (signature with the one pinned algorithm, expiry, issuer, audience),
+ * then checks that its user still exists and has not changed password or role since it was issued.
+ */
+@Injectable()
+export class JwtStrategy extends PassportStrategy(Strategy) {
+  constructor(
+    config: AppConfig,
+    private readonly users: UsersService,
+  ) {
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      secretOrKey: config.jwt.secret,
+      algorithms: [JWT_ALGORITHM],
+      issuer: JWT_ISSUER,
+      audience: JWT_AUDIENCE,
+    });
+  }
+
+  async validate(claims: AccessTokenClaims): Promise<AuthenticatedUser> {
+    const state = isUUID(claims.sub) ? await this.users.getAuthState(claims.sub) : null;
+    if (!state || state.tokenVersion !== claims.ver) {
+      throw new UnauthorizedException('the token has been revoked');
+    }
+    return { id: state.id, username: state.username, role: state.role };
+  }
+}

@@ -1,0 +1,23 @@
+import { CanActivate, ExecutionContext, ForbiddenException, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
+import type { Role } from '../users/user.js';
+import { REQUIRED_ROLES } from './auth.decorators.js';
+import type { AuthenticatedUser } from './authenticated-user.js';
+
+/** Global, after `JwtAuthGuard`: enforces `@Roles(...)`. */
+@Injectable()
+export class RolesGuard implements CanActivate {
+  constructor(private readonly reflector: Reflector) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const roles = this.reflector.getAllAndOverride<Role[] | undefined>(REQUIRED_ROLES, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (!roles) return true;
+    const { user } = context.switchToHttp().getRequest<Request & { user?: AuthenticatedUser }>();
+    if (user && roles.includes(user.role)) return true;
+    throw new ForbiddenException(`this route needs the ${roles.join(' or ')} role`);
+  }
+}

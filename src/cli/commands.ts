@@ -1,0 +1,99 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import { AuthService } from '../auth/auth.service.js';
+import { CreateUserDto } from '../users/dto/create-user.dto.js';
+import { UpdateUserDto } from '../users/dto/update-user.dto.js';
+import { UserDeletion } from '../users/user-deletion.service.js';
+import { UsersService } from '../users/users.service.js';
+import { parseDurationSeconds } from './duration.js';
+import { readPassword } from './read-password.js';
+
+export interface Invocation {
+  /** Positional arguments after the command's name. */
+  args: string[];
+  options: { role?: string; ttl?: string; 'delete-files'?: boolean };
+}
+
+export interface Command {
+  usage: string;
+  run(app: INestApplicationContext, invocation: Invocation): Promise<void>;
+}
+
+/** A mistake of the operator's: printed as it is, with no stack trace. */
+export class UsageError extends Error {}
+
+export const COMMANDS: Record<string, Command> = {
+  'users:create': {
+    usage: 'users:create <username> [--role user|admin]   (password from stdin or a prompt)',
+    async run(app, { args: [username], options }) {
+      const password = await readPassword(`Password for ${username}: `);
+      const dto = await validated(CreateUserDto, {
+        username,
+        password,
+        role: options.role ?? 'user',
+      });
+      const user = await app.get(UsersService).create(dto);
+      console.log(`created ${user.role} ${user.username} (${user.id})`);
+    },
+  },
+  'users:list': {
+    usage: 'users:list',
+    async run(app) {
+      for (const user of await app.get(UsersService).list()) {
+        console.log(
+          [user.id, user.role.padEnd(5), user.createdAt.toISOString(), user.username].join('  '),
+        );
+      }
+    },
+  },
+  'users:set-password': {
+    usage: 'users:set-password <username>   (password from stdin or a prompt)',
+    async run(app, { args: [username] }) {
+      const users = app.get(UsersService);
+      const user = await users.findByUsername(required(username, 'username'));
+      const { password } = await validated(UpdateUserDto, {
+        password: await readPassword(`New password for ${username}: `),
+      });
+      await users.update(user.id, { password });
+      console.log(`changed the password of ${username}; tokens issued before now no longer work`);
+    },
+  },
+  'users:delete': {
+    usage: 'users:delete <username> [--delete-files]',
+    async run(app, { args: [username], options }) {
+      const user = await app.get(UsersService).findByUsername(required(username, 'username'));
+      await app
+        .get(UserDeletion)
+        .delete(user.id, { deleteFiles: options['delete-files'] === true });
+      console.log(`deleted ${username}`);
+    },
+  },
+  'token:issue': {
+    usage: 'token:issue <username> [--ttl 1h]   (prints the token alone, for scripts)',
+    async run(app, { args: [username], options }) {
+      const ttl = options.ttl === undefined ? undefined : parseDurationSeconds(options.ttl);
+      if (options.ttl !== undefined && ttl === undefined) {
+        throw new UsageError('--ttl must be a duration such as 900, 15m, 1h or 7d');
+      }
+      const user = await app.get(UsersService).findByUsername(required(username, 'username'));
+      const state = await app.get(UsersService).getAuthState(user.id);
+      const { token } = await app.get(AuthService).issueToken(state!, ttl);
+      console.log(token);
+    },
+  },
+};
+
+function required(value: string | undefined, name: string): string {
+  if (!value) throw new UsageError(`<${name}> is missing`);
+  return value;
+}
+
+/** The same rules as the HTTP API, from the same DTO. */
+async function validated<T extends object>(type: new () => T, plain: object): Promise<T> {
+  const dto = plainToInstance(type, plain);
+  const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
+  const messages = errors.flatMap((error) => Object.values(error.constraints ?? {}));
+  if (messages.length > 0) throw new UsageError(messages.join('; '));
+  return dto;
+}

@@ -1,0 +1,78 @@
+import { STATUS_CODES } from 'node:http';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { RetryLaterException } from './retry-later.exception.js';
+
+interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string | string[];
+  details?: unknown;
+}
+
+/** Headers that describe a body the handler meant to send, which the error body replaces. */
+const REPRESENTATION_HEADERS = [
+  'Content-Disposition',
+  'Content-Range',
+  'Content-Length',
+  'Content-Encoding',
+  'ETag',
+  'Last-Modified',
+  'Accept-Ranges',
+];
+
+/**
+ * Every error leaves as JSON in Nest's shape with all three fields: `statusCode`, `error`,
+ * `message`. Unknown errors become a 500 that says nothing of their cause (it is logged).
+ */
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Exceptions');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const body = toErrorBody(exception);
+    if (body.statusCode >= 500 && !(exception instanceof HttpException)) {
+      this.logger.error(
+        exception instanceof Error ? (exception.stack ?? exception.message) : exception,
+      );
+    }
+    if (response.headersSent) {
+      // Part of another body is on the wire already: cutting the connection is the only honest end.
+      if (!response.writableEnded) response.destroy();
+      return;
+    }
+    for (const header of REPRESENTATION_HEADERS) response.removeHeader(header);
+    if (exception instanceof RetryLaterException) {
+      response.setHeader('Retry-After', String(exception.retryAfterSeconds));
+    }
+    response.status(body.statusCode).json(body);
+  }
+}
+
+function toErrorBody(exception: unknown): ErrorBody {
+  if (exception instanceof HttpException) {
+    const statusCode = exception.getStatus();
+    const error = STATUS_CODES[statusCode] ?? 'Error';
+    const response = exception.getResponse();
+    if (typeof response === 'string') return { statusCode, error, message: response };
+    const { message, details } = response as { message?: string | string[]; details?: unknown };
+    return {
+      statusCode,
+      error,
+      message: message ?? error,
+      ...(details !== undefined && { details }),
+    };
+  }
+  // Errors of Express's body parsers (http-errors) carry a client status: malformed JSON, too large.
+  const status = (exception as { status?: unknown } | null)?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const type = (exception as { type?: string }).type;
+    const message =
+      type === 'entity.parse.failed'
+        ? 'the request body is not valid JSON'
+        : (STATUS_CODES[status] ?? 'Error');
+    return { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message };
+  }
+  return { statusCode: 500, error: 'Internal Server Error', message: 'internal server error' };
+}

@@ -1,0 +1,76 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from './app-config.js';
+
+describe('loadConfig', () => {
+  let storageDir: string;
+  beforeEach(() => (storageDir = mkdtempSync(join(tmpdir(), 'config-spec-'))));
+  afterEach(() => rmSync(storageDir, { recursive: true, force: true }));
+
+  it('has the defaults of API.md, with SQLite inside STORAGE_DIR', () => {
+    const { config } = loadConfig({ STORAGE_DIR: storageDir });
+    expect(config).toMatchObject({
+      production: false,
+      port: 3000,
+      storageDir,
+      database: { dialect: 'sqlite', file: join(storageDir, 'registry.sqlite') },
+      jwt: { expiresInSeconds: 3600 },
+      admin: { username: 'admin', password: undefined },
+      uploads: { maxBytes: 1_073_741_824 },
+      images: { maxBytes: 26_214_400, maxPixels: 50_000_000 },
+    });
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ STORAGE_DIR: storageDir, PORT: '' }).config.port).toBe(3000);
+  });
+
+  it('generates the JWT secret once, keeps it in STORAGE_DIR, and warns', () => {
+    const first = loadConfig({ STORAGE_DIR: storageDir });
+    const second = loadConfig({ STORAGE_DIR: storageDir });
+    expect(first.config.jwt.secret).toHaveLength(64);
+    expect(second.config.jwt.secret).toBe(first.config.jwt.secret);
+    expect(readFileSync(join(storageDir, 'jwt-secret'), 'utf8').trim()).toBe(
+      first.config.jwt.secret,
+    );
+    expect(first.warnings).toEqual([expect.stringContaining('JWT_SECRET is not set')]);
+  });
+
+  it('uses JWT_SECRET when set, and derives a different key for download links', () => {
+    const secret = 'x'.repeat(32);
+    const { config, warnings } = loadConfig({ STORAGE_DIR: storageDir, JWT_SECRET: secret });
+    expect(config.jwt.secret).toBe(secret);
+    expect(warnings).toEqual([]);
+    expect(config.linkSecret).toHaveLength(32);
+    expect(config.linkSecret.toString()).not.toContain(secret);
+  });
+
+  it('reads a PostgreSQL URL', () => {
+    const url = 'postgres://app:pw@db:5432/files';
+    expect(loadConfig({ STORAGE_DIR: storageDir, DATABASE_URL: url }).config.database).toEqual({
+      dialect: 'postgres',
+      url,
+    });
+  });
+
+  it('reports every bad variable at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        STORAGE_DIR: storageDir,
+        PORT: '0',
+        JWT_EXPIRES_IN: '10',
+        ADMIN_USERNAME: 'a b',
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      'PORT must be an integer from 1 to 65535 (got "0")',
+      'JWT_EXPIRES_IN must be a whole number of seconds from 60 to 2592000 (30 days) (got "10")',
+      'ADMIN_USERNAME must be 1-64 characters of A-Za-z0-9._- (got "a b")',
+    ]);
+  });
+});

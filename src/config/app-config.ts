@@ -1,0 +1,143 @@
+import { hkdfSync, randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { EnvironmentVariables, SECRET_VARIABLES } from './environment-variables.js';
+
+export type DatabaseConfig =
+  | { readonly dialect: 'sqlite'; readonly file: string }
+  | { readonly dialect: 'postgres'; readonly url: string };
+
+/** The service's configuration, validated once at start-up. Inject it by its class. */
+export class AppConfig {
+  readonly production!: boolean;
+  readonly port!: number;
+  /** Absolute path of the runtime data folder: stored files, temp files, SQLite, secrets. */
+  readonly storageDir!: string;
+  readonly database!: DatabaseConfig;
+  readonly jwt!: { readonly secret: string; readonly expiresInSeconds: number };
+  /** Key of the HMAC that signs download links. */
+  readonly linkSecret!: Buffer;
+  readonly admin!: { readonly username: string; readonly password?: string };
+  readonly uploads!: { readonly maxBytes: number };
+  readonly images!: { readonly maxBytes: number; readonly maxPixels: number };
+  readonly logLevel!: string;
+  /** Number of reverse proxies whose X-Forwarded-For is trusted (Express "trust proxy"). */
+  readonly trustProxy!: number;
+  readonly sweeper!: { readonly intervalSeconds: number; readonly minAgeSeconds: number };
+
+  constructor(values: AppConfig) {
+    Object.assign(this, values);
+    Object.freeze(this);
+  }
+}
+
+/** Thrown by `loadConfig()`: one line per bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.join('\n')}`);
+  }
+}
+
+export interface LoadedConfig {
+  config: AppConfig;
+  /** Things the operator should know, logged once the logger is up. */
+  warnings: string[];
+}
+
+const ENV_NAMES = Object.keys(new EnvironmentVariables()).concat(
+  'DATABASE_URL',
+  'JWT_SECRET',
+  'LINK_SECRET',
+  'ADMIN_PASSWORD',
+);
+
+/**
+ * Reads and validates the environment. Outside production, a missing JWT_SECRET is generated once
+ * and kept in STORAGE_DIR, so tokens survive restarts.
+ * @throws ConfigError listing every bad variable
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  // An empty variable counts as unset: compose files often pass `VAR=${VAR:-}`.
+  const given = Object.fromEntries(
+    ENV_NAMES.filter((name) => env[name] !== undefined && env[name] !== '').map((name) => [
+      name,
+      env[name],
+    ]),
+  );
+  const vars = plainToInstance(EnvironmentVariables, given);
+  const problems = validateSync(vars).map(({ property, constraints }) => {
+    // class-validator checks a property's decorators bottom-up, so the last failure reported is
+    // the top-most decorator: the basic one ("is required", "must be an integer").
+    const message = Object.values(constraints ?? {}).at(-1) ?? 'is invalid';
+    return `${property} ${message}${describeValue(property, given[property])}`;
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const warnings: string[] = [];
+  const storageDir = resolve(vars.STORAGE_DIR);
+  mkdirSync(storageDir, { recursive: true });
+
+  let jwtSecret = vars.JWT_SECRET;
+  if (jwtSecret === undefined) {
+    jwtSecret = loadOrCreateSecret(join(storageDir, 'jwt-secret'));
+    warnings.push(
+      `JWT_SECRET is not set: using the secret generated in ${join(storageDir, 'jwt-secret')}. ` +
+        'Set JWT_SECRET (32 bytes or more) in production.',
+    );
+  }
+
+  const config = new AppConfig({
+    production: vars.NODE_ENV === 'production',
+    port: vars.PORT,
+    storageDir,
+    database: parseDatabaseUrl(vars.DATABASE_URL, storageDir),
+    jwt: { secret: jwtSecret, expiresInSeconds: vars.JWT_EXPIRES_IN },
+    linkSecret: vars.LINK_SECRET
+      ? Buffer.from(vars.LINK_SECRET)
+      : Buffer.from(hkdfSync('sha256', jwtSecret, '', 'file-service download links', 32)),
+    admin: { username: vars.ADMIN_USERNAME, password: vars.ADMIN_PASSWORD },
+    uploads: { maxBytes: vars.MAX_UPLOAD_BYTES },
+    images: { maxBytes: vars.MAX_IMAGE_BYTES, maxPixels: vars.MAX_IMAGE_PIXELS },
+    logLevel: vars.LOG_LEVEL,
+    trustProxy: vars.TRUST_PROXY,
+    sweeper: {
+      intervalSeconds: vars.SWEEP_INTERVAL_SECONDS,
+      minAgeSeconds: vars.SWEEP_MIN_AGE_SECONDS,
+    },
+  });
+  return { config, warnings };
+}
+
+function parseDatabaseUrl(url: string | undefined, storageDir: string): DatabaseConfig {
+  if (url === undefined) return { dialect: 'sqlite', file: join(storageDir, 'registry.sqlite') };
+  if (url.startsWith('sqlite:')) return { dialect: 'sqlite', file: resolve(url.slice(7)) };
+  return { dialect: 'postgres', url };
+}
+
+/** What the operator set, quoted, with secrets and URL passwords left out. */
+function describeValue(name: string, value: string | undefined): string {
+  if (value === undefined) return '';
+  if (SECRET_VARIABLES.has(name)) return ' (value hidden)';
+  return ` (got ${JSON.stringify(value.replace(/\/\/[^@/]*@/, '//***@'))})`;
+}
+
+function loadOrCreateSecret(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const secret = randomBytes(48).toString('base64url');
+  // 'wx': two processes starting at once must not overwrite each other's secret.
+  try {
+    writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+      return readFileSync(path, 'utf8').trim();
+    throw error;
+  }
+  chmodSync(path, 0o600);
+  return secret;
+}

@@ -1,0 +1,125 @@
+import { Transform } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateBy,
+  ValidateIf,
+} from 'class-validator';
+
+/** Turns a decimal string into a number; anything else stays a string, so `@IsInt()` rejects it. */
+const Integer = () =>
+  Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : value,
+  );
+
+/** At least `min` bytes of UTF-8: a secret's strength is in bytes, not characters. */
+const MinBytes = (min: number) =>
+  ValidateBy({
+    name: 'minBytes',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && Buffer.byteLength(value) >= min,
+      defaultMessage: () => `must be at least ${min} bytes`,
+    },
+  });
+
+/**
+ * The environment as the operator sets it: one property per variable, named as in the
+ * environment, with its default. `loadConfig()` validates it and turns it into `AppConfig`.
+ * Every constraint's message completes the sentence "<VARIABLE> ...".
+ */
+export class EnvironmentVariables {
+  @IsIn(['development', 'production', 'test'], {
+    message: 'must be one of development, production, test',
+  })
+  NODE_ENV = 'development';
+
+  @Integer()
+  @IsInt({ message: 'must be an integer from 1 to 65535' })
+  @Min(1, { message: 'must be an integer from 1 to 65535' })
+  @Max(65535, { message: 'must be an integer from 1 to 65535' })
+  PORT = 3000;
+
+  @IsString()
+  @MinLength(1, { message: 'must not be empty' })
+  STORAGE_DIR = './storage';
+
+  @IsOptional()
+  @Matches(/^(postgres(ql)?:\/\/.+|sqlite:.+)$/, {
+    message: 'must be a postgres:// (or postgresql://) URL, or sqlite:<path>',
+  })
+  DATABASE_URL?: string;
+
+  @ValidateIf(
+    (env: EnvironmentVariables) => env.NODE_ENV === 'production' || env.JWT_SECRET !== undefined,
+  )
+  @IsString({ message: 'is required when NODE_ENV=production' })
+  @MinBytes(32)
+  JWT_SECRET?: string;
+
+  @Integer()
+  @IsInt({ message: 'must be a whole number of seconds from 60 to 2592000 (30 days)' })
+  @Min(60, { message: 'must be a whole number of seconds from 60 to 2592000 (30 days)' })
+  @Max(2_592_000, { message: 'must be a whole number of seconds from 60 to 2592000 (30 days)' })
+  JWT_EXPIRES_IN = 3600;
+
+  @IsOptional()
+  @MinBytes(32)
+  LINK_SECRET?: string;
+
+  @Matches(/^[A-Za-z0-9._-]{1,64}$/, { message: 'must be 1-64 characters of A-Za-z0-9._-' })
+  ADMIN_USERNAME = 'admin';
+
+  @IsOptional()
+  @MinLength(12, { message: 'must be at least 12 characters' })
+  @MaxLength(1024, { message: 'must be at most 1024 characters' })
+  ADMIN_PASSWORD?: string;
+
+  @Integer()
+  @IsInt({ message: 'must be a positive integer (bytes)' })
+  @Min(1, { message: 'must be a positive integer (bytes)' })
+  MAX_UPLOAD_BYTES = 1_073_741_824;
+
+  @Integer()
+  @IsInt({ message: 'must be a positive integer (bytes)' })
+  @Min(1, { message: 'must be a positive integer (bytes)' })
+  MAX_IMAGE_BYTES = 26_214_400;
+
+  @Integer()
+  @IsInt({ message: 'must be a positive integer (pixels)' })
+  @Min(1, { message: 'must be a positive integer (pixels)' })
+  MAX_IMAGE_PIXELS = 50_000_000;
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+    message: 'must be one of fatal, error, warn, info, debug, trace, silent',
+  })
+  LOG_LEVEL = 'info';
+
+  @Integer()
+  @IsInt({ message: 'must be the number of proxies in front of the service (0 for none)' })
+  @Min(0, { message: 'must be the number of proxies in front of the service (0 for none)' })
+  TRUST_PROXY = 0;
+
+  @Integer()
+  @IsInt({ message: 'must be a whole number of seconds, at least 1' })
+  @Min(1, { message: 'must be a whole number of seconds, at least 1' })
+  SWEEP_INTERVAL_SECONDS = 900;
+
+  @Integer()
+  @IsInt({ message: 'must be a whole number of seconds (0 or more)' })
+  @Min(0, { message: 'must be a whole number of seconds (0 or more)' })
+  SWEEP_MIN_AGE_SECONDS = 3600;
+}
+
+/** Variables whose values never appear in an error message. */
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  'JWT_SECRET',
+  'LINK_SECRET',
+  'ADMIN_PASSWORD',
+]);

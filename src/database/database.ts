@@ -1,0 +1,73 @@
+import { OnApplicationShutdown } from '@nestjs/common';
+import SQLite from 'better-sqlite3';
+import {
+  CamelCasePlugin,
+  Dialect,
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  Transaction,
+} from 'kysely';
+import pg from 'pg';
+import type { DatabaseConfig } from '../config/app-config.js';
+import type { Tables } from './tables.js';
+import { isSerializationFailure } from './database-errors.js';
+
+/**
+ * The registry database: one Kysely instance for SQLite and PostgreSQL alike. Columns are
+ * snake_case in the database and camelCase in TypeScript (CamelCasePlugin).
+ */
+export class Database extends Kysely<Tables> implements OnApplicationShutdown {
+  static connect(config: DatabaseConfig): Database {
+    return new Database({ dialect: createDialect(config), plugins: [new CamelCasePlugin()] });
+  }
+
+  /**
+   * Runs `work` in a serializable transaction, retried when PostgreSQL aborts it for a
+   * concurrent change. SQLite runs one writer at a time, which is serializable already.
+   */
+  async serializable<T>(work: (trx: Transaction<Tables>) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transaction().setIsolationLevel('serializable').execute(work);
+      } catch (error) {
+        if (attempt >= 5 || !isSerializationFailure(error)) throw error;
+      }
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.destroy();
+  }
+}
+
+/** bigint columns hold sizes and epoch milliseconds: both fit a JavaScript number. */
+function parseBigintAsNumber(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
+  const INT8 = 20;
+  return oid === INT8
+    ? Number
+    : (pg.types.getTypeParser(oid, format) as (value: string) => unknown);
+}
+
+function createDialect(config: DatabaseConfig): Dialect {
+  if (config.dialect === 'postgres') {
+    return new PostgresDialect({
+      pool: new pg.Pool({
+        connectionString: config.url,
+        max: 10,
+        types: { getTypeParser: parseBigintAsNumber as typeof pg.types.getTypeParser },
+      }),
+    });
+  }
+  return new SqliteDialect({
+    database: () => {
+      const sqlite = new SQLite(config.file);
+      sqlite.pragma('journal_mode = WAL');
+      // An acknowledged upload must survive a power cut, not only a crash of the process.
+      sqlite.pragma('synchronous = FULL');
+      sqlite.pragma('foreign_keys = ON');
+      sqlite.pragma('busy_timeout = 5000');
+      return Promise.resolve(sqlite);
+    },
+  });
+}

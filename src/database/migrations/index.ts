@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely/migration';
+import * as users from './0001-users.js';
+
+/** Every migration, in order. Imported statically, so the built server needs no file scanning. */
+export const migrations: Record<string, Migration> = {
+  '0001-users': users,
+};

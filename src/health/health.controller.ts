@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Controller, Get } from '@nestjs/common';
+import { ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import {
+  HealthCheck,
+  HealthCheckService,
+  HealthIndicatorResult,
+  HealthIndicatorService,
+} from '@nestjs/terminus';
+import { sql } from 'kysely';
+import { Public } from '../auth/auth.decorators.js';
+import { ErrorDto } from '../common/error.dto.js';
+import { AppConfig } from '../config/app-config.js';
+import { Database } from '../database/database.js';
+
+@ApiTags('operations')
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly db: Database,
+    private readonly config: AppConfig,
+  ) {}
+
+  @Public()
+  @Get()
+  @HealthCheck()
+  @ApiOperation({ summary: 'Whether the registry database and the storage are usable' })
+  @ApiServiceUnavailableResponse({
+    type: ErrorDto,
+    description: 'A dependency is down; `details` says which',
+  })
+  check() {
+    return this.health.check([() => this.database(), () => this.storage()]);
+  }
+
+  private async database(): Promise<HealthIndicatorResult> {
+    const indicator = this.indicators.check('database');
+    try {
+      await sql`select 1`.execute(this.db);
+      return indicator.up();
+    } catch {
+      return indicator.down('the registry database does not answer');
+    }
+  }
+
+  /** Writable means a file can be created and removed where uploads land. */
+  private async storage(): Promise<HealthIndicatorResult> {
+    const indicator = this.indicators.check('storage');
+    const dir = join(this.config.storageDir, 'tmp');
+    const probe = join(dir, `health-${randomUUID()}`);
+    try {
+      await mkdir(dir, { recursive: true });
+      await writeFile(probe, '');
+      await unlink(probe);
+      return indicator.up();
+    } catch {
+      return indicator.down('the storage folder is not writable');
+    }
+  }
+}

@@ -1,0 +1,24 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { createApp } from './app.factory.js';
+import { ConfigError, loadConfig, type LoadedConfig } from './config/app-config.js';
+
+async function main(): Promise<void> {
+  let loaded: LoadedConfig;
+  try {
+    loaded = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const problem of error.problems) console.error(`Invalid configuration: ${problem}`);
+    process.exitCode = 1;
+    return;
+  }
+  const { config, warnings } = loaded;
+  const app = await createApp(config);
+  const logger = new Logger('Main');
+  for (const warning of warnings) logger.warn(warning);
+  await app.listen(config.port);
+  logger.log(`listening on http://localhost:${config.port} (API docs at /docs)`);
+}
+
+void main();

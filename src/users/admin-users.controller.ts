@@ -1,0 +1,90 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  ParseUUIDPipe,
+  Patch,
+  Post,
+  Query,
+} from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiForbiddenResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import { Roles } from '../auth/auth.decorators.js';
+import { ErrorDto } from '../common/error.dto.js';
+import { CreateUserDto } from './dto/create-user.dto.js';
+import { DeleteUserQueryDto } from './dto/delete-user-query.dto.js';
+import { UpdateUserDto } from './dto/update-user.dto.js';
+import { UserDto, UserListDto } from './dto/user.dto.js';
+import { UserDeletion } from './user-deletion.service.js';
+import { UsersService } from './users.service.js';
+
+@ApiTags('admin')
+@ApiBearerAuth()
+@ApiForbiddenResponse({ type: ErrorDto, description: 'The caller is not an admin' })
+@Roles('admin')
+@Controller('admin/users')
+export class AdminUsersController {
+  constructor(
+    private readonly users: UsersService,
+    private readonly deletion: UserDeletion,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: 'List every user' })
+  @ApiOkResponse({ type: UserListDto })
+  async list(): Promise<UserListDto> {
+    return { items: (await this.users.list()).map(UserDto.from) };
+  }
+
+  @Post()
+  @ApiOperation({ summary: 'Create a user' })
+  @ApiCreatedResponse({ type: UserDto })
+  @ApiConflictResponse({ type: ErrorDto, description: 'The username is taken' })
+  async create(@Body() dto: CreateUserDto): Promise<UserDto> {
+    return UserDto.from(await this.users.create(dto));
+  }
+
+  @Patch(':id')
+  @ApiOperation({
+    summary: "Change a user's password or role",
+    description:
+      'Tokens issued before the change stop working (within 60 seconds on every instance).',
+  })
+  @ApiOkResponse({ type: UserDto })
+  @ApiNotFoundResponse({ type: ErrorDto })
+  @ApiConflictResponse({ type: ErrorDto, description: 'Demoting the last admin' })
+  async update(
+    @Param('id', ParseUUIDPipe) id: string,
+    @Body() dto: UpdateUserDto,
+  ): Promise<UserDto> {
+    return UserDto.from(await this.users.update(id, dto));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a user' })
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse({ type: ErrorDto })
+  @ApiConflictResponse({
+    type: ErrorDto,
+    description: 'The last admin, or a user who owns files (unless deleteFiles=true)',
+  })
+  async delete(
+    @Param('id', ParseUUIDPipe) id: string,
+    @Query() { deleteFiles }: DeleteUserQueryDto,
+  ): Promise<void> {
+    await this.deletion.delete(id, { deleteFiles });
+  }
+}

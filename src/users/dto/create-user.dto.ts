@@ -1,0 +1,13 @@
+import type { Role } from '../user.js';
+import { PasswordField, RoleField, UsernameField } from './user-fields.js';
+
+export class CreateUserDto {
+  @UsernameField()
+  username!: string;
+
+  @PasswordField(true)
+  password!: string;
+
+  @RoleField(true)
+  role!: Role;
+}

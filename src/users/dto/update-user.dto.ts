@@ -1,0 +1,13 @@
+import { IsOptional } from 'class-validator';
+import type { Role } from '../user.js';
+import { PasswordField, RoleField } from './user-fields.js';
+
+export class UpdateUserDto {
+  @IsOptional()
+  @PasswordField(false)
+  password?: string;
+
+  @IsOptional()
+  @RoleField(false)
+  role?: Role;
+}

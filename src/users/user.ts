@@ -1,0 +1,20 @@
+import type { Role } from '../database/tables.js';
+
+export type { Role };
+export const ROLES: readonly Role[] = ['user', 'admin'];
+
+/** A user as the rest of the service sees it: never the password hash. */
+export interface User {
+  id: string;
+  username: string;
+  role: Role;
+  createdAt: Date;
+}
+
+/** What a request's authentication needs to know of its user, cached briefly. */
+export interface AuthState {
+  id: string;
+  username: string;
+  role: Role;
+  tokenVersion: number;
+}

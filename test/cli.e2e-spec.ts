@@ -1,0 +1,89 @@
+import { DIALECTS } from './support/test-database.js';
+import { runNode } from './support/server-process.js';
+import { TestApp } from './support/test-app.js';
+
+/** `npm run cli -- ...` on the configured database, next to a running server that shares it. */
+describe.each(DIALECTS)('operator CLI (%s)', (dialect) => {
+  let t: TestApp;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    t = await TestApp.start(dialect);
+    env = {
+      STORAGE_DIR: t.config.storageDir,
+      ...(t.config.database.dialect === 'postgres' && { DATABASE_URL: t.config.database.url }),
+    };
+  });
+  afterAll(() => t.close());
+
+  const cli = (args: string[], stdin = '') => runNode('dist/cli.js', args, env, stdin);
+
+  it('creates a user with the password read from stdin', async () => {
+    const created = await cli(['users:create', 'alice', '--role', 'user'], 'alices-password\n');
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    expect(created.stdout).toMatch(/^created user alice \([0-9a-f-]{36}\)\n$/);
+    await t.login('alice', 'alices-password');
+  });
+
+  it('lists users', async () => {
+    const { code, stdout } = await cli(['users:list']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/ admin +\S+Z +admin\n/);
+    expect(stdout).toMatch(/ user +\S+Z +alice\n/);
+  });
+
+  it('refuses what the API refuses: a short password, a taken name, a bad role', async () => {
+    const short = await cli(['users:create', 'bob'], 'short\n');
+    expect(short).toMatchObject({
+      code: 1,
+      stderr: 'error: password must be at least 12 characters\n',
+    });
+    const taken = await cli(['users:create', 'alice'], 'long-enough-password\n');
+    expect(taken).toMatchObject({ code: 1, stderr: 'error: username "alice" is taken\n' });
+    const role = await cli(['users:create', 'bob', '--role', 'root'], 'long-enough-password\n');
+    expect(role).toMatchObject({ code: 1, stderr: 'error: role must be one of user, admin\n' });
+  });
+
+  it('issues a token the server accepts, for as long as asked', async () => {
+    const { code, stdout } = await cli(['token:issue', 'alice', '--ttl', '1h']);
+    expect(code).toBe(0);
+    const token = stdout.trim();
+    const { body } = await t.http.get('/auth/me').auth(token, { type: 'bearer' }).expect(200);
+    expect(body).toMatchObject({ username: 'alice', role: 'user' });
+    const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+    expect(claims.exp - claims.iat).toBe(3600);
+    const bad = await cli(['token:issue', 'alice', '--ttl', 'soon']);
+    expect(bad).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('--ttl must be a duration'),
+    });
+  });
+
+  it('sets a password, which revokes the earlier tokens', async () => {
+    const before = await t.login('alice', 'alices-password');
+    const changed = await cli(['users:set-password', 'alice'], 'alices-new-password\n');
+    expect(changed.code).toBe(0);
+    await t.login('alice', 'alices-new-password');
+    // The running server notices within its cache's lifetime; a fresh instance at once.
+    const other = await TestApp.start(dialect, {
+      ...(t.config.database.dialect === 'postgres' && { DATABASE_URL: t.config.database.url }),
+    });
+    try {
+      await other.http.get('/auth/me').auth(before, { type: 'bearer' }).expect(401);
+    } finally {
+      await other.app.close();
+    }
+  });
+
+  it('deletes a user', async () => {
+    const deleted = await cli(['users:delete', 'alice']);
+    expect(deleted).toMatchObject({ code: 0, stdout: 'deleted alice\n' });
+    const again = await cli(['users:delete', 'alice']);
+    expect(again).toMatchObject({ code: 1, stderr: 'error: no user "alice"\n' });
+  });
+
+  it('prints its usage for an unknown command', async () => {
+    const { code, stderr } = await cli(['users:frobnicate']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('users:create <username>');
+  });
+});

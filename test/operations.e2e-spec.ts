@@ -1,0 +1,113 @@
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Database } from '../src/database/database.js';
+import { DIALECTS } from './support/test-database.js';
+import { TestApp } from './support/test-app.js';
+
+describe.each(DIALECTS)('operations (%s)', (dialect) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await TestApp.start(dialect);
+  });
+  afterAll(() => t.close());
+
+  it('GET /health is public and 200 when the database and storage are usable', async () => {
+    const { body } = await t.http.get('/health').expect(200);
+    expect(body).toMatchObject({
+      status: 'ok',
+      details: { database: { status: 'up' }, storage: { status: 'up' } },
+    });
+  });
+
+  it("answers an unknown route with a 404 in Nest's JSON shape", async () => {
+    const { body } = await t.http.get('/no/such/route').expect(404).expect('Content-Type', /json/);
+    expect(body).toEqual({
+      statusCode: 404,
+      error: 'Not Found',
+      message: 'Cannot GET /no/such/route',
+    });
+  });
+
+  it('echoes a well-formed X-Request-Id and replaces any other', async () => {
+    await t.http
+      .get('/health')
+      .set('X-Request-Id', 'abc.DEF_123-x')
+      .expect('X-Request-Id', 'abc.DEF_123-x');
+    for (const bad of ['has space', 'a'.repeat(129), 'semi;colon', '']) {
+      const response = await t.http.get('/health').set('X-Request-Id', bad);
+      expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    const unsent = await t.http.get('/no/such/route');
+    expect(unsent.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("sends helmet's security headers", async () => {
+    const response = await t.http.get('/health');
+    expect(response.headers).toMatchObject({
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'SAMEORIGIN',
+      'strict-transport-security': expect.any(String),
+      'content-security-policy': expect.stringContaining("default-src 'self'"),
+    });
+    expect(response.headers['x-powered-by']).toBeUndefined();
+  });
+
+  it('serves Swagger UI at /docs and the OpenAPI document at /docs-json', async () => {
+    const page = await t.http.get('/docs').expect(200).expect('Content-Type', /html/);
+    expect(page.text).toContain('swagger-ui');
+    const { body } = await t.http.get('/docs-json').expect(200);
+    expect(body.openapi).toMatch(/^3\./);
+    expect(body.components.securitySchemes.bearer).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+    });
+    expect(Object.keys(body.paths)).toEqual(
+      expect.arrayContaining([
+        '/auth/login',
+        '/auth/me',
+        '/admin/users',
+        '/admin/users/{id}',
+        '/health',
+      ]),
+    );
+    for (const schema of [
+      'LoginDto',
+      'TokenDto',
+      'MeDto',
+      'CreateUserDto',
+      'UpdateUserDto',
+      'UserDto',
+      'ErrorDto',
+    ]) {
+      expect(body.components.schemas[schema]).toBeDefined();
+    }
+    expect(body.paths['/auth/me'].get.security).toEqual([{ bearer: [] }]);
+    expect(body.paths['/auth/login'].post.security).toBeUndefined();
+  });
+});
+
+describe.each(DIALECTS)('/health when a dependency is down (%s)', (dialect) => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await TestApp.start(dialect);
+  });
+  afterEach(() => t.close());
+
+  it('is 503 when the storage folder is not writable', async () => {
+    // A file where the temp folder belongs: nothing can be created there, even by root.
+    await rm(join(t.config.storageDir, 'tmp'), { recursive: true, force: true });
+    await writeFile(join(t.config.storageDir, 'tmp'), 'not a folder');
+    const { body } = await t.http.get('/health').expect(503);
+    expect(body).toMatchObject({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      details: { storage: { status: 'down' }, database: { status: 'up' } },
+    });
+  });
+
+  it('is 503 when the database is gone', async () => {
+    await t.app.get(Database).destroy();
+    const { body } = await t.http.get('/health').expect(503);
+    expect(body).toMatchObject({ statusCode: 503, details: { database: { status: 'down' } } });
+  });
+});

@@ -1,0 +1,88 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import request from 'supertest';
+import { createApp } from '../../src/app.factory.js';
+import { AppConfig, loadConfig } from '../../src/config/app-config.js';
+import { createTestDatabase, type Dialect, type TestDatabase } from './test-database.js';
+
+export const ADMIN = { username: 'admin', password: 'admin-password-for-tests' };
+
+export interface TestUser {
+  id: string;
+  username: string;
+  password: string;
+  token: string;
+}
+
+/**
+ * The real application on a real port, over a storage folder and a database of its own.
+ * `env` overrides the variables the app would read from the environment.
+ */
+export class TestApp {
+  private userCount = 0;
+
+  private constructor(
+    readonly app: NestExpressApplication,
+    readonly config: AppConfig,
+    readonly baseUrl: string,
+    private readonly database: TestDatabase,
+  ) {}
+
+  static async start(dialect: Dialect, env: Record<string, string> = {}): Promise<TestApp> {
+    const storageDir = await mkdtemp(join(tmpdir(), 'file-service-test-'));
+    const database = await createTestDatabase(dialect);
+    try {
+      const { config } = loadConfig({
+        STORAGE_DIR: storageDir,
+        LOG_LEVEL: 'silent',
+        ADMIN_USERNAME: ADMIN.username,
+        ADMIN_PASSWORD: ADMIN.password,
+        ...(database.url && { DATABASE_URL: database.url }),
+        ...env,
+      });
+      const app = await createApp(config);
+      await app.listen(0, '127.0.0.1');
+      const { port } = app.getHttpServer().address() as AddressInfo;
+      return new TestApp(app, config, `http://127.0.0.1:${port}`, database);
+    } catch (error) {
+      await database.drop();
+      await rm(storageDir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** A supertest client for this app's port. */
+  get http() {
+    return request(this.baseUrl);
+  }
+
+  async login(username: string, password: string): Promise<string> {
+    const response = await this.http.post('/auth/login').send({ username, password }).expect(200);
+    return response.body.access_token as string;
+  }
+
+  adminToken(): Promise<string> {
+    return this.login(ADMIN.username, ADMIN.password);
+  }
+
+  /** Creates a user through the admin API and logs them in. */
+  async createUser(role: 'user' | 'admin' = 'user', adminToken?: string): Promise<TestUser> {
+    const username = `user${++this.userCount}`;
+    const password = `password-of-${username}`;
+    const { body } = await this.http
+      .post('/admin/users')
+      .auth(adminToken ?? (await this.adminToken()), { type: 'bearer' })
+      .send({ username, password, role })
+      .expect(201);
+    return { id: body.id, username, password, token: await this.login(username, password) };
+  }
+
+  async close(): Promise<void> {
+    await this.app.close();
+    await this.database.drop();
+    await rm(this.config.storageDir, { recursive: true, force: true });
+  }
+}
