@@ -15,6 +15,9 @@ import { loggerOptions } from './common/logger-options.js';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { TempFilesModule } from './common/temp-files/temp-files.module.js';
+import { FilesModule } from './files/files.module.js';
+import { TempFileSweeper } from './files/temp-file-sweeper.js';
 import { HealthModule } from './health/health.module.js';
 import { BootstrapAdmin } from './users/bootstrap-admin.js';
 import { UsersModule } from './users/users.module.js';
@@ -30,11 +33,14 @@ export class AppModule implements NestModule {
         DatabaseModule,
         UsersModule,
         AuthModule,
+        TempFilesModule,
+        FilesModule,
         HealthModule,
       ],
       providers: [
-        // The server's first start creates the admin; the operator CLI never does.
+        // The server's own start-up and background work; the operator CLI does neither.
         BootstrapAdmin,
+        TempFileSweeper,
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         {
           provide: APP_PIPE,

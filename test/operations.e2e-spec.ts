@@ -68,6 +68,11 @@ describe.each(DIALECTS)('operations (%s)', (dialect) => {
         '/admin/users',
         '/admin/users/{id}',
         '/health',
+        '/files',
+        '/files/{id}',
+        '/files/{id}/download',
+        '/files/{id}/links',
+        '/files/{id}/signed-download',
       ]),
     );
     for (const schema of [
@@ -83,6 +88,9 @@ describe.each(DIALECTS)('operations (%s)', (dialect) => {
     }
     expect(body.paths['/auth/me'].get.security).toEqual([{ bearer: [] }]);
     expect(body.paths['/auth/login'].post.security).toBeUndefined();
+    expect(Object.keys(body.paths['/files/{id}/download']).sort()).toEqual(['get', 'head']);
+    expect(body.paths['/files/{id}/signed-download'].get.security).toBeUndefined();
+    expect(body.paths['/files'].post.requestBody.content['multipart/form-data']).toBeDefined();
   });
 });
 

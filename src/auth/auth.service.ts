@@ -1,7 +1,7 @@
 import { HttpStatus, Injectable, UnauthorizedException } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { AppConfig } from '../config/app-config.js';
-import { RetryLaterException } from '../common/retry-later.exception.js';
+import { RetryLaterException } from '../common/http-exceptions.js';
 import type { AuthState } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
 import type { AccessTokenClaims } from './authenticated-user.js';

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
-import { RetryLaterException } from './retry-later.exception.js';
+import { HttpExceptionWithHeaders } from './http-exceptions.js';
 
 interface ErrorBody {
   statusCode: number;
@@ -43,8 +43,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
       return;
     }
     for (const header of REPRESENTATION_HEADERS) response.removeHeader(header);
-    if (exception instanceof RetryLaterException) {
-      response.setHeader('Retry-After', String(exception.retryAfterSeconds));
+    if (exception instanceof HttpExceptionWithHeaders) {
+      for (const [name, value] of Object.entries(exception.headers))
+        response.setHeader(name, value);
     }
     response.status(body.statusCode).json(body);
   }

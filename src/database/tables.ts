@@ -14,6 +14,21 @@ export interface UsersTable {
   updatedAt: number;
 }
 
+export interface FilesTable {
+  id: string;
+  ownerId: string;
+  /** The client's name for the file, sanitised; never used as a path. */
+  filename: string;
+  contentType: string;
+  size: number;
+  /** Lowercase hex SHA-256 of the stored bytes. */
+  sha256: string;
+  /** Where the FileStore keeps the bytes. */
+  storageKey: string;
+  createdAt: number;
+}
+
 export interface Tables {
   users: UsersTable;
+  files: FilesTable;
 }

@@ -1,15 +1,4 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Param,
-  ParseUUIDPipe,
-  Patch,
-  Post,
-  Query,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiConflictResponse,
@@ -23,6 +12,7 @@ import {
 } from '@nestjs/swagger';
 import { Roles } from '../auth/auth.decorators.js';
 import { ErrorDto } from '../common/error.dto.js';
+import { ParseIdPipe } from '../common/parse-id.pipe.js';
 import { CreateUserDto } from './dto/create-user.dto.js';
 import { DeleteUserQueryDto } from './dto/delete-user-query.dto.js';
 import { UpdateUserDto } from './dto/update-user.dto.js';
@@ -65,10 +55,7 @@ export class AdminUsersController {
   @ApiOkResponse({ type: UserDto })
   @ApiNotFoundResponse({ type: ErrorDto })
   @ApiConflictResponse({ type: ErrorDto, description: 'Demoting the last admin' })
-  async update(
-    @Param('id', ParseUUIDPipe) id: string,
-    @Body() dto: UpdateUserDto,
-  ): Promise<UserDto> {
+  async update(@Param('id', ParseIdPipe) id: string, @Body() dto: UpdateUserDto): Promise<UserDto> {
     return UserDto.from(await this.users.update(id, dto));
   }
 
@@ -82,7 +69,7 @@ export class AdminUsersController {
     description: 'The last admin, or a user who owns files (unless deleteFiles=true)',
   })
   async delete(
-    @Param('id', ParseUUIDPipe) id: string,
+    @Param('id', ParseIdPipe) id: string,
     @Query() { deleteFiles }: DeleteUserQueryDto,
   ): Promise<void> {
     await this.deletion.delete(id, { deleteFiles });

@@ -1,0 +1,118 @@
+import { HttpStatus, Injectable, Logger, NotFoundException, StreamableFile } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { HttpExceptionWithHeaders } from '../../common/http-exceptions.js';
+import { FileStore, StoredBytesMissingError } from '../storage/file-store.js';
+import type { StoredFile } from '../stored-file.js';
+import { contentDisposition, isSafeInline, type Disposition } from './content-disposition.js';
+import { parseRangeHeader } from './range-header.js';
+
+/** Read buffers as large as the file, up to 1 MiB: small for small files, fast for big ones. */
+const MAX_CHUNK = 1024 * 1024;
+
+/**
+ * Turns a stored file into the HTTP response of a download: the one place that knows validators,
+ * conditional requests, ranges and dispositions (API.md, "Downloads"). Every download route,
+ * authenticated or signed link, answers through it.
+ */
+@Injectable()
+export class FileResponder {
+  private readonly logger = new Logger(FileResponder.name);
+
+  constructor(private readonly store: FileStore) {}
+
+  /**
+   * Sets the status and headers on `res`; returns the body to send, or undefined for none (304).
+   * @throws NotFoundException when the registry names bytes the store does not have
+   */
+  async respond(
+    file: StoredFile,
+    disposition: Disposition,
+    req: Request,
+    res: Response,
+  ): Promise<StreamableFile | undefined> {
+    const etag = `"${file.sha256}"`;
+    const lastModified = file.createdAt.toUTCString();
+    res.setHeader('ETag', etag);
+    res.setHeader('Last-Modified', lastModified);
+    res.setHeader('Cache-Control', 'private');
+
+    if (isNotModified(req, etag, file.createdAt)) {
+      res.status(HttpStatus.NOT_MODIFIED);
+      return undefined;
+    }
+
+    let request = parseRangeHeader(req.headers.range, file.size);
+    if (request.kind !== 'whole' && !ifRangeHolds(req.get('if-range'), etag, lastModified)) {
+      request = { kind: 'whole' };
+    }
+    if (request.kind === 'unsatisfiable') {
+      throw new HttpExceptionWithHeaders(
+        HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
+        `the range is not satisfiable for a file of ${file.size} bytes`,
+        { 'Content-Range': `bytes */${file.size}` },
+      );
+    }
+    const range = request.kind === 'partial' ? request.range : undefined;
+    const length = range ? range.end - range.start + 1 : file.size;
+
+    let body;
+    try {
+      body = await this.store.read(
+        file.storageKey,
+        range,
+        Math.max(1, Math.min(length, MAX_CHUNK)),
+      );
+    } catch (error) {
+      if (!(error instanceof StoredBytesMissingError)) throw error;
+      this.logger.error(
+        `the registry names file ${file.id}, but its bytes are missing from the store`,
+      );
+      throw new NotFoundException('file not found');
+    }
+
+    const type =
+      disposition === 'inline' && isSafeInline(file.contentType) ? 'inline' : 'attachment';
+    res.setHeader('Content-Type', file.contentType);
+    res.setHeader('Content-Disposition', contentDisposition(type, file.filename));
+    res.setHeader('Content-Length', String(length));
+    res.setHeader('Accept-Ranges', 'bytes');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    // Opened in a browser tab, the file runs no script and reaches no origin.
+    res.setHeader('Content-Security-Policy', 'sandbox');
+    if (range) {
+      res.status(HttpStatus.PARTIAL_CONTENT);
+      res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${file.size}`);
+    } else {
+      res.status(HttpStatus.OK);
+    }
+    return new StreamableFile(body)
+      .setErrorLogger((error) =>
+        this.logger.warn(`download of file ${file.id} stopped: ${error.message}`),
+      )
+      .setErrorHandler((error, response) => {
+        // The headers promise the file's length: no error body can honestly follow them.
+        this.logger.error(`reading file ${file.id} failed: ${error.message}`);
+        response.destroy?.();
+      });
+  }
+}
+
+/** If-None-Match (weak comparison, a list or "*"), else If-Modified-Since (RFC 9110, 13.2.2). */
+function isNotModified(req: Request, etag: string, lastModified: Date): boolean {
+  const ifNoneMatch = req.headers['if-none-match'];
+  if (ifNoneMatch !== undefined) {
+    return ifNoneMatch
+      .split(',')
+      .map((tag) => tag.trim())
+      .some((tag) => tag === '*' || tag.replace(/^W\//, '') === etag);
+  }
+  const since = Date.parse(req.headers['if-modified-since'] ?? '');
+  return !Number.isNaN(since) && Math.floor(lastModified.getTime() / 1000) * 1000 <= since;
+}
+
+/** If-Range: a strong match of the ETag, or exactly the Last-Modified date (files never change). */
+function ifRangeHolds(ifRange: string | undefined, etag: string, lastModified: string): boolean {
+  if (ifRange === undefined) return true;
+  const value = ifRange.trim();
+  return value.startsWith('"') || value.startsWith('W/') ? value === etag : value === lastModified;
+}

@@ -1,0 +1,130 @@
+import {
+  applyDecorators,
+  Controller,
+  Get,
+  Head,
+  Param,
+  Query,
+  Req,
+  Res,
+  StreamableFile,
+} from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiForbiddenResponse,
+  ApiGoneResponse,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiPartialContentResponse,
+  ApiProduces,
+  ApiResponse,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { CurrentUser, Public } from '../auth/auth.decorators.js';
+import type { AuthenticatedUser } from '../auth/authenticated-user.js';
+import { ErrorDto } from '../common/error.dto.js';
+import { ParseIdPipe } from '../common/parse-id.pipe.js';
+import { FileResponder } from './download/file-responder.js';
+import { DownloadQueryDto, SignedDownloadQueryDto } from './dto/links.dto.js';
+import { FilesService } from './files.service.js';
+import { SignedLinks } from './links/signed-links.js';
+
+const binary = { schema: { type: 'string', format: 'binary' } };
+
+/** Documentation every download route shares: they all answer through `FileResponder`. */
+const DownloadResponses = () =>
+  applyDecorators(
+    ApiProduces('application/octet-stream'),
+    ApiHeader({
+      name: 'Range',
+      required: false,
+      description: 'One byte range, e.g. `bytes=0-1023`',
+    }),
+    ApiHeader({ name: 'If-None-Match', required: false }),
+    ApiHeader({ name: 'If-Range', required: false }),
+    ApiOkResponse({ description: 'The whole file', ...binary }),
+    ApiPartialContentResponse({ description: 'The requested range (`Content-Range`)', ...binary }),
+    ApiResponse({ status: 304, description: 'Not modified (If-None-Match matched the ETag)' }),
+    ApiResponse({
+      status: 416,
+      type: ErrorDto,
+      description: 'Range not satisfiable (`Content-Range: bytes */size`)',
+    }),
+    ApiNotFoundResponse({ type: ErrorDto }),
+  );
+
+/** HEAD handlers come first: Express would otherwise answer HEAD with the GET route. */
+@ApiTags('files')
+@Controller('files')
+export class DownloadsController {
+  constructor(
+    private readonly files: FilesService,
+    private readonly links: SignedLinks,
+    private readonly responder: FileResponder,
+  ) {}
+
+  @Head(':id/download')
+  @ApiBearerAuth()
+  @ApiOperation({ summary: "A download's headers, without the bytes" })
+  @DownloadResponses()
+  @ApiUnauthorizedResponse({ type: ErrorDto })
+  head(
+    @Param('id', ParseIdPipe) id: string,
+    @Query() query: DownloadQueryDto,
+    @CurrentUser() user: AuthenticatedUser,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<StreamableFile | undefined> {
+    return this.download(id, query, user, req, res);
+  }
+
+  @Get(':id/download')
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'Download a file (ranges, conditional requests)' })
+  @DownloadResponses()
+  @ApiUnauthorizedResponse({ type: ErrorDto })
+  async download(
+    @Param('id', ParseIdPipe) id: string,
+    @Query() { disposition }: DownloadQueryDto,
+    @CurrentUser() user: AuthenticatedUser,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<StreamableFile | undefined> {
+    return this.responder.respond(await this.files.get(id, user), disposition, req, res);
+  }
+
+  @Public()
+  @Head(':id/signed-download')
+  @ApiOperation({ summary: "A signed link's headers, without the bytes" })
+  @DownloadResponses()
+  @ApiForbiddenResponse({ type: ErrorDto, description: 'The link was altered' })
+  @ApiGoneResponse({ type: ErrorDto, description: 'The link has expired' })
+  headSigned(
+    @Param('id', ParseIdPipe) id: string,
+    @Query() query: SignedDownloadQueryDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<StreamableFile | undefined> {
+    return this.downloadSigned(id, query, req, res);
+  }
+
+  @Public()
+  @Get(':id/signed-download')
+  @ApiOperation({ summary: 'Download a file through a signed link (no Authorization header)' })
+  @DownloadResponses()
+  @ApiForbiddenResponse({ type: ErrorDto, description: 'The link was altered' })
+  @ApiGoneResponse({ type: ErrorDto, description: 'The link has expired' })
+  async downloadSigned(
+    @Param('id', ParseIdPipe) id: string,
+    @Query() query: SignedDownloadQueryDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<StreamableFile | undefined> {
+    const disposition = this.links.verify(id, query);
+    return this.responder.respond(await this.files.getForLink(id), disposition, req, res);
+  }
+}

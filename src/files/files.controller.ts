@@ -1,0 +1,142 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Req,
+  Res,
+  UploadedFile,
+  UseInterceptors,
+} from '@nestjs/common';
+import { FileInterceptor } from '@nestjs/platform-express';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiBody,
+  ApiConsumes,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiPayloadTooLargeResponse,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { CurrentUser } from '../auth/auth.decorators.js';
+import type { AuthenticatedUser } from '../auth/authenticated-user.js';
+import { ErrorDto } from '../common/error.dto.js';
+import { ParseIdPipe } from '../common/parse-id.pipe.js';
+import { FileDto, FileListDto } from './dto/file.dto.js';
+import { CreateLinkDto, LinkDto } from './dto/links.dto.js';
+import { ListFilesQueryDto } from './dto/list-files-query.dto.js';
+import { FilesService } from './files.service.js';
+import { SignedLinks } from './links/signed-links.js';
+import type { UploadedTempFile } from './upload/upload-storage-engine.js';
+
+@ApiTags('files')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ type: ErrorDto })
+@Controller('files')
+export class FilesController {
+  constructor(
+    private readonly files: FilesService,
+    private readonly links: SignedLinks,
+  ) {}
+
+  @Post()
+  @UseInterceptors(FileInterceptor('file'))
+  @ApiOperation({ summary: 'Upload a file (streamed to disk, never held in memory)' })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['file'],
+      properties: { file: { type: 'string', format: 'binary' } },
+    },
+  })
+  @ApiCreatedResponse({ type: FileDto, description: '`Location: /files/{id}`' })
+  @ApiBadRequestResponse({ type: ErrorDto, description: 'No `file` part, or more than one file' })
+  @ApiPayloadTooLargeResponse({
+    type: ErrorDto,
+    description: 'Larger than MAX_UPLOAD_BYTES; nothing is kept',
+  })
+  async upload(
+    @UploadedFile() upload: UploadedTempFile | undefined,
+    @CurrentUser() user: AuthenticatedUser,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<FileDto> {
+    if (!upload) throw new BadRequestException('a multipart part named "file" is required');
+    const file = await this.files.commit(req, user, upload, {
+      filename: upload.originalname,
+      declaredType: upload.mimetype,
+    });
+    res.location(`/files/${file.id}`);
+    return FileDto.from(file);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List files, newest first (yours; every file for an admin)' })
+  @ApiOkResponse({ type: FileListDto })
+  @ApiBadRequestResponse({
+    type: ErrorDto,
+    description: '`limit` out of range, or a malformed `cursor`',
+  })
+  async list(
+    @Query() { limit, cursor }: ListFilesQueryDto,
+    @CurrentUser() user: AuthenticatedUser,
+  ): Promise<FileListDto> {
+    const page = await this.files.list(user, limit, cursor);
+    return { items: page.items.map(FileDto.from), nextCursor: page.nextCursor };
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: "A file's metadata" })
+  @ApiOkResponse({ type: FileDto })
+  @ApiNotFoundResponse({ type: ErrorDto })
+  async get(
+    @Param('id', ParseIdPipe) id: string,
+    @CurrentUser() user: AuthenticatedUser,
+  ): Promise<FileDto> {
+    return FileDto.from(await this.files.get(id, user));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a file: its bytes, its registry entry and its links' })
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse({ type: ErrorDto })
+  async delete(
+    @Param('id', ParseIdPipe) id: string,
+    @CurrentUser() user: AuthenticatedUser,
+  ): Promise<void> {
+    await this.files.delete(id, user);
+  }
+
+  @Post(':id/links')
+  @ApiOperation({
+    summary: 'Make a signed link that downloads the file without a token until it expires',
+  })
+  @ApiCreatedResponse({ type: LinkDto })
+  @ApiNotFoundResponse({ type: ErrorDto })
+  async createLink(
+    @Param('id', ParseIdPipe) id: string,
+    @Body() { expiresIn, disposition }: CreateLinkDto,
+    @CurrentUser() user: AuthenticatedUser,
+    @Req() req: Request,
+  ): Promise<LinkDto> {
+    await this.files.get(id, user);
+    const link = this.links.create(id, expiresIn, disposition);
+    return {
+      url: `${req.protocol}://${req.get('host')}${link.path}`,
+      expiresAt: link.expiresAt.toISOString(),
+    };
+  }
+}

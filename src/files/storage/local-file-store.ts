@@ -1,0 +1,77 @@
+import { mkdirSync } from 'node:fs';
+import { mkdir, open, opendir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { Injectable } from '@nestjs/common';
+import { AppConfig } from '../../config/app-config.js';
+import { ByteRange, FileStore, StoredBytesMissingError } from './file-store.js';
+
+/**
+ * Stored bytes on local disk, under STORAGE_DIR/files/<key>. Keys are made by the service
+ * (sharded by UUID: `ab/cd/abcd…`), never by a client, and are checked to stay inside the folder.
+ */
+@Injectable()
+export class LocalFileStore extends FileStore {
+  private readonly root: string;
+
+  constructor(config: AppConfig) {
+    super();
+    this.root = join(config.storageDir, 'files');
+    mkdirSync(this.root, { recursive: true });
+  }
+
+  /** fsync the bytes, rename them into place (atomic), fsync the folder: then they survive a crash. */
+  async put(key: string, tempPath: string): Promise<void> {
+    const path = this.pathOf(key);
+    await syncPath(tempPath);
+    await mkdir(dirname(path), { recursive: true });
+    await rename(tempPath, path);
+    await syncPath(dirname(path));
+  }
+
+  async read(key: string, range: ByteRange | undefined, chunkSize: number): Promise<Readable> {
+    let handle;
+    try {
+      handle = await open(this.pathOf(key), 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new StoredBytesMissingError(key);
+      throw error;
+    }
+    // The stream owns the handle from here: it closes it when it ends or is destroyed.
+    return handle.createReadStream({ ...range, highWaterMark: chunkSize });
+  }
+
+  async remove(key: string): Promise<void> {
+    await rm(this.pathOf(key), { force: true });
+  }
+
+  async *keys(): AsyncIterable<{ key: string; modifiedAt: Date }> {
+    for await (const path of walk(this.root)) {
+      const { mtime } = await stat(path).catch(() => ({ mtime: undefined }));
+      if (mtime) yield { key: relative(this.root, path).split(sep).join('/'), modifiedAt: mtime };
+    }
+  }
+
+  private pathOf(key: string): string {
+    if (!/^[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f-]{36}$/.test(key)) throw new Error(`not a storage key: ${key}`);
+    return join(this.root, key);
+  }
+}
+
+async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Every file below `dir`, one folder open at a time: memory does not grow with the count. */
+async function* walk(dir: string): AsyncIterable<string> {
+  for await (const entry of await opendir(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* walk(path);
+    else if (entry.isFile()) yield path;
+  }
+}

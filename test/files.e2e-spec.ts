@@ -1,0 +1,607 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseContentDisposition } from 'content-disposition';
+import sharp from 'sharp';
+import { binaryParser } from './support/binary-parser.js';
+import { DIALECTS } from './support/test-database.js';
+import { multipartBody, type FilePart } from './support/multipart.js';
+import { listFiles } from './support/storage.js';
+import { TestApp, type TestUser } from './support/test-app.js';
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const NINE = Buffer.from('123456789');
+
+async function png(): Promise<Buffer> {
+  return sharp({ create: { width: 8, height: 8, channels: 3, background: '#3366cc' } })
+    .png()
+    .toBuffer();
+}
+
+describe.each(DIALECTS)('files (%s)', (dialect) => {
+  let t: TestApp;
+  let alice: TestUser;
+  let bob: TestUser;
+  let admin: string;
+  beforeAll(async () => {
+    t = await TestApp.start(dialect);
+    admin = await t.adminToken();
+    alice = await t.createUser('user', admin);
+    bob = await t.createUser('user', admin);
+  });
+  afterAll(() => t.close());
+
+  const filesDir = () => join(t.config.storageDir, 'files');
+  const tmpDir = () => join(t.config.storageDir, 'tmp');
+
+  function upload(
+    token: string,
+    data: Buffer,
+    part: FilePart = { filename: 'nine.txt', contentType: 'text/plain' },
+  ) {
+    const { body, contentType } = multipartBody(part, data);
+    return t.http
+      .post('/files')
+      .auth(token, { type: 'bearer' })
+      .set('Content-Type', contentType)
+      .send(body);
+  }
+
+  async function uploaded(token: string, data: Buffer, part?: FilePart): Promise<string> {
+    const response = await upload(token, data, part).expect(201);
+    return response.body.id as string;
+  }
+
+  const download = (id: string, token = alice.token) =>
+    t.http
+      .get(`/files/${id}/download`)
+      .auth(token, { type: 'bearer' })
+      .buffer(true)
+      .parse(binaryParser);
+
+  describe('POST /files', () => {
+    it('stores the bytes and answers 201 with their metadata and Location', async () => {
+      const response = await upload(alice.token, NINE).expect(201);
+      expect(response.body).toEqual({
+        id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        filename: 'nine.txt',
+        contentType: 'text/plain',
+        size: 9,
+        sha256: sha256(NINE),
+        createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        ownerId: alice.id,
+      });
+      expect(response.headers.location).toBe(`/files/${response.body.id}`);
+      expect((await download(response.body.id).expect(200)).body).toEqual(NINE);
+    });
+
+    it("stores under a UUID, never under the client's name, and leaves no temp file", async () => {
+      const id = await uploaded(alice.token, NINE, { filename: '../../escape.txt' });
+      const stored = await listFiles(filesDir());
+      expect(stored).toContain(`${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`);
+      expect(stored.join()).not.toContain('escape');
+      expect(await listFiles(tmpDir())).toEqual([]);
+    });
+
+    it('takes the type from the bytes over the declared one', async () => {
+      const image = await png();
+      const { body } = await upload(alice.token, image, {
+        filename: 'x.txt',
+        contentType: 'text/plain',
+      }).expect(201);
+      expect(body.contentType).toBe('image/png');
+    });
+
+    it('keeps the declared type for unrecognised bytes', async () => {
+      const csv = await upload(alice.token, Buffer.from('a,b\n1,2\n'), {
+        filename: 'x.csv',
+        contentType: 'text/csv',
+      });
+      expect(csv.body.contentType).toBe('text/csv');
+      const octets = await upload(alice.token, Buffer.from([0, 1, 2]), {
+        filename: 'x.bin',
+        contentType: 'application/octet-stream',
+      });
+      expect(octets.body.contentType).toBe('application/octet-stream');
+    });
+
+    it.each([
+      ['résumé 2024 "final"\r\nX-Injected: 1.pdf', 'résumé 2024 "final"X-Injected: 1.pdf'],
+      ['../../etc/passwd', 'passwd'],
+      ['C:\\Users\\me\\evil.exe', 'evil.exe'],
+      ['tab\there.txt', 'tabhere.txt'],
+      ['invoice\u202Efdp.exe', 'invoicefdp.exe'],
+      ['\u202e\u2066', 'file'],
+      ['   ', 'file'],
+    ])('sanitises the filename %j to %j', async (sent, stored) => {
+      const { body } = await upload(alice.token, NINE, { filename: sent }).expect(201);
+      expect(body.filename).toBe(stored);
+    });
+
+    it('cuts a long filename to 255 bytes of UTF-8, keeping the extension', async () => {
+      const { body } = await upload(alice.token, NINE, {
+        filename: `${'é'.repeat(200)}.txt`,
+      }).expect(201);
+      expect(Buffer.byteLength(body.filename)).toBeLessThanOrEqual(255);
+      expect(body.filename).toMatch(/^é+\.txt$/);
+    });
+
+    it('answers 400 without a file part, and for a part under another name, keeping nothing', async () => {
+      const before = await listFiles(filesDir());
+      const json = await t.http
+        .post('/files')
+        .auth(alice.token, { type: 'bearer' })
+        .send({ file: 'x' })
+        .expect(400);
+      expect(json.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+      await upload(alice.token, NINE, { field: 'other', filename: 'x.txt' }).expect(400);
+      expect(await listFiles(filesDir())).toEqual(before);
+      expect(await listFiles(tmpDir())).toEqual([]);
+    });
+
+    it('refuses two files in one request with 400, keeping neither', async () => {
+      const before = await listFiles(filesDir());
+      const response = await t.http
+        .post('/files')
+        .auth(alice.token, { type: 'bearer' })
+        .attach('file', NINE, 'one.txt')
+        .attach('file', NINE, 'two.txt')
+        .expect(400);
+      expect(response.body.message).toBe('Too many files');
+      expect(await listFiles(filesDir())).toEqual(before);
+      expect(await listFiles(tmpDir())).toEqual([]);
+    });
+  });
+
+  describe('GET /files', () => {
+    let carol: TestUser;
+    const ids: string[] = [];
+    beforeAll(async () => {
+      carol = await t.createUser('user', admin);
+      for (let i = 0; i < 5; i++) ids.push(await uploaded(carol.token, Buffer.from(`file ${i}`)));
+    });
+
+    it("lists the caller's files, newest first, page by page", async () => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: {
+          body: { items: { id: string; createdAt: string }[]; nextCursor: string | null };
+        } = await t.http
+          .get('/files')
+          .query({ limit: 2, ...(cursor && { cursor }) })
+          .auth(carol.token, { type: 'bearer' })
+          .expect(200);
+        expect(page.body.items.length).toBeLessThanOrEqual(2);
+        seen.push(...page.body.items.map((f) => f.id));
+        cursor = page.body.nextCursor;
+      } while (cursor);
+      expect(seen).toEqual([...ids].reverse());
+    });
+
+    it("shows a user only their own files, and an admin everyone's", async () => {
+      const mine = await t.http
+        .get('/files?limit=1000')
+        .auth(alice.token, { type: 'bearer' })
+        .expect(200);
+      expect(mine.body.items.every((f: { ownerId: string }) => f.ownerId === alice.id)).toBe(true);
+      expect(mine.body.items.map((f: { id: string }) => f.id)).not.toContain(ids[0]);
+      const all = await t.http.get('/files?limit=1000').auth(admin, { type: 'bearer' }).expect(200);
+      expect(all.body.items.map((f: { id: string }) => f.id)).toEqual(expect.arrayContaining(ids));
+      expect(all.body.nextCursor).toBeNull();
+    });
+
+    it.each(['0', '1001', 'abc', '1.5'])('answers 400 for limit=%s', async (limit) => {
+      await t.http.get(`/files?limit=${limit}`).auth(alice.token, { type: 'bearer' }).expect(400);
+    });
+
+    it.each([
+      'garbage',
+      Buffer.from('[1,"not-a-uuid"]').toString('base64url'),
+      Buffer.from('{}').toString('base64url'),
+    ])('answers 400 for the malformed cursor %s', async (cursor) => {
+      const { body } = await t.http
+        .get('/files')
+        .query({ cursor })
+        .auth(alice.token, { type: 'bearer' })
+        .expect(400);
+      expect(body.message).toBe('cursor is malformed');
+    });
+  });
+
+  describe('GET and DELETE /files/{id}', () => {
+    it('shows the owner and an admin the metadata, and anyone else a 404', async () => {
+      const id = await uploaded(alice.token, NINE);
+      await t.http.get(`/files/${id}`).auth(alice.token, { type: 'bearer' }).expect(200);
+      await t.http.get(`/files/${id}`).auth(admin, { type: 'bearer' }).expect(200);
+      const other = await t.http
+        .get(`/files/${id}`)
+        .auth(bob.token, { type: 'bearer' })
+        .expect(404);
+      expect(other.body).toEqual({
+        statusCode: 404,
+        error: 'Not Found',
+        message: 'file not found',
+      });
+      await download(id, bob.token).expect(404);
+      await t.http.delete(`/files/${id}`).auth(bob.token, { type: 'bearer' }).expect(404);
+      await t.http.get(`/files/${id}`).auth(alice.token, { type: 'bearer' }).expect(200);
+    });
+
+    it('answers 400 for an id that is not a UUID and 404 for one that does not exist', async () => {
+      await t.http.get('/files/nope').auth(alice.token, { type: 'bearer' }).expect(400);
+      await t.http.get('/files/nope/download').auth(alice.token, { type: 'bearer' }).expect(400);
+      await t.http.get(`/files/${randomUUID()}`).auth(alice.token, { type: 'bearer' }).expect(404);
+    });
+
+    it('finds a file by its id in capitals too', async () => {
+      const id = await uploaded(alice.token, NINE);
+      await t.http
+        .get(`/files/${id.toUpperCase()}`)
+        .auth(alice.token, { type: 'bearer' })
+        .expect(200);
+    });
+
+    it('deletes the bytes and the entry: 204, then 404', async () => {
+      const id = await uploaded(alice.token, NINE);
+      const key = `${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`;
+      expect(await listFiles(filesDir())).toContain(key);
+      await t.http.delete(`/files/${id}`).auth(alice.token, { type: 'bearer' }).expect(204);
+      expect(await listFiles(filesDir())).not.toContain(key);
+      await t.http.get(`/files/${id}`).auth(alice.token, { type: 'bearer' }).expect(404);
+      await download(id).expect(404);
+      await t.http.delete(`/files/${id}`).auth(alice.token, { type: 'bearer' }).expect(404);
+    });
+
+    it("lets an admin delete anyone's file", async () => {
+      const id = await uploaded(alice.token, NINE);
+      await t.http.delete(`/files/${id}`).auth(admin, { type: 'bearer' }).expect(204);
+      await t.http.get(`/files/${id}`).auth(alice.token, { type: 'bearer' }).expect(404);
+    });
+  });
+
+  describe('downloads', () => {
+    let nine: string;
+    let etag: string;
+    let lastModified: string;
+    beforeAll(async () => {
+      nine = await uploaded(alice.token, NINE, { filename: 'nine.txt', contentType: 'text/plain' });
+      const head = await t.http
+        .head(`/files/${nine}/download`)
+        .auth(alice.token, { type: 'bearer' });
+      etag = head.headers.etag;
+      lastModified = head.headers['last-modified'];
+    });
+    const fetchNine = (headers: Record<string, string> = {}, query = '') =>
+      t.http
+        .get(`/files/${nine}/download${query}`)
+        .auth(alice.token, { type: 'bearer' })
+        .set(headers)
+        .buffer(true)
+        .parse(binaryParser);
+
+    it('sends the bytes with every header of the contract', async () => {
+      const response = await fetchNine().expect(200);
+      expect(response.body).toEqual(NINE);
+      expect(response.headers).toMatchObject({
+        'content-type': 'text/plain',
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': 'sandbox',
+        'content-length': '9',
+        'accept-ranges': 'bytes',
+        etag: `"${sha256(NINE)}"`,
+        'last-modified': expect.stringMatching(/GMT$/),
+        'cache-control': 'private',
+        'content-disposition': 'attachment; filename="nine.txt"',
+      });
+    });
+
+    it.each([
+      ['bytes=0-4', 206, '12345', 'bytes 0-4/9'],
+      ['bytes=-3', 206, '789', 'bytes 6-8/9'],
+      ['bytes=2-50', 206, '3456789', 'bytes 2-8/9'],
+      ['bytes=-100', 206, '123456789', 'bytes 0-8/9'],
+      ['bytes=4-', 206, '56789', 'bytes 4-8/9'],
+      ['items=0-4', 200, '123456789', undefined],
+      ['asdf', 200, '123456789', undefined],
+      ['bytes=5-2', 200, '123456789', undefined],
+      ['bytes=0-1,4-5', 200, '123456789', undefined],
+    ])('Range: %s → %d %s', async (range, status, body, contentRange) => {
+      const response = await fetchNine({ Range: range }).expect(status);
+      expect(response.body.toString()).toBe(body);
+      expect(response.headers['content-range']).toBe(contentRange);
+      expect(response.headers['content-length']).toBe(String(body.length));
+    });
+
+    it.each(['bytes=9-50', 'bytes=-0', 'bytes=100-'])(
+      'Range: %s → 416 with bytes */9',
+      async (range) => {
+        const response = await t.http
+          .get(`/files/${nine}/download`)
+          .auth(alice.token, { type: 'bearer' })
+          .set('Range', range)
+          .expect(416)
+          .expect('Content-Type', /json/);
+        expect(response.headers['content-range']).toBe('bytes */9');
+        expect(response.body).toMatchObject({ statusCode: 416, error: 'Range Not Satisfiable' });
+      },
+    );
+
+    it('answers any range on an empty file with 416 bytes */0, and the whole of it without one', async () => {
+      const empty = await uploaded(alice.token, Buffer.alloc(0), { filename: 'empty.bin' });
+      const ranged = await download(empty).set('Range', 'bytes=0-0').expect(416);
+      expect(ranged.headers['content-range']).toBe('bytes */0');
+      await download(empty).set('Range', 'bytes=-5').expect(416);
+      const whole = await download(empty).expect(200);
+      expect(whole.headers['content-length']).toBe('0');
+    });
+
+    it('honours If-Range with the current ETag or Last-Modified, and sends it all otherwise', async () => {
+      expect(
+        (await fetchNine({ Range: 'bytes=0-4', 'If-Range': etag }).expect(206)).body.toString(),
+      ).toBe('12345');
+      expect(
+        (
+          await fetchNine({ Range: 'bytes=0-4', 'If-Range': lastModified }).expect(206)
+        ).body.toString(),
+      ).toBe('12345');
+      for (const stale of ['"0000"', `W/${etag}`, 'Thu, 01 Jan 2026 00:00:00 GMT']) {
+        expect(
+          (await fetchNine({ Range: 'bytes=0-4', 'If-Range': stale }).expect(200)).body.toString(),
+        ).toBe('123456789');
+      }
+    });
+
+    it.each([
+      ['the ETag', () => etag],
+      ['a list holding it', () => `"other", ${etag}`],
+      ['its weak form', () => `W/${etag}`],
+      ['*', () => '*'],
+    ])(
+      'answers If-None-Match with %s by a bodiless 304 that keeps the validators',
+      async (_case, value) => {
+        const response = await fetchNine({ 'If-None-Match': value() }).expect(304);
+        expect(response.body.length ?? 0).toBe(0);
+        expect(response.headers).toMatchObject({
+          etag,
+          'last-modified': lastModified,
+          'cache-control': 'private',
+        });
+        expect(response.headers['content-length']).toBeUndefined();
+      },
+    );
+
+    it('sends the file when If-None-Match does not match', async () => {
+      await fetchNine({ 'If-None-Match': '"something-else"' }).expect(200);
+    });
+
+    it('answers HEAD with the headers of GET and no body', async () => {
+      const response = await t.http
+        .head(`/files/${nine}/download`)
+        .auth(alice.token, { type: 'bearer' })
+        .expect(200);
+      expect(response.headers).toMatchObject({
+        'content-length': '9',
+        etag,
+        'accept-ranges': 'bytes',
+      });
+      expect(response.text ?? '').toBe('');
+      const ranged = await t.http
+        .head(`/files/${nine}/download`)
+        .auth(alice.token, { type: 'bearer' })
+        .set('Range', 'bytes=0-4')
+        .expect(206);
+      expect(ranged.headers).toMatchObject({
+        'content-length': '5',
+        'content-range': 'bytes 0-4/9',
+      });
+    });
+
+    it('shows safe types inline when asked, and anything else as an attachment', async () => {
+      const image = await uploaded(alice.token, await png(), { filename: 'pic.png' });
+      const html = await uploaded(alice.token, Buffer.from('<script>alert(1)</script>'), {
+        filename: 'page.html',
+        contentType: 'text/html',
+      });
+      const svg = await uploaded(
+        alice.token,
+        Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"></svg>'),
+        {
+          filename: 'pic.svg',
+          contentType: 'image/svg+xml',
+        },
+      );
+      const disposition = async (id: string, query: string) =>
+        (
+          await t.http
+            .get(`/files/${id}/download${query}`)
+            .auth(alice.token, { type: 'bearer' })
+            .expect(200)
+        ).headers['content-disposition'];
+      expect(await disposition(image, '?disposition=inline')).toBe('inline; filename="pic.png"');
+      expect(await disposition(nine, '?disposition=inline')).toBe('inline; filename="nine.txt"');
+      expect(await disposition(image, '')).toBe('attachment; filename="pic.png"');
+      expect(await disposition(html, '?disposition=inline')).toMatch(/^attachment;/);
+      expect(await disposition(svg, '?disposition=inline')).toMatch(/^attachment;/);
+      await t.http
+        .get(`/files/${image}/download?disposition=open`)
+        .auth(alice.token, { type: 'bearer' })
+        .expect(400);
+    });
+
+    it('never lets a filename inject a header, and gives its exact name in filename*', async () => {
+      const name = 'résumé 2024 "final"\r\nX-Injected: 1.pdf';
+      const id = await uploaded(alice.token, NINE, { filename: name });
+      const response = await download(id).expect(200);
+      expect(response.headers['x-injected']).toBeUndefined();
+      const header = response.headers['content-disposition'];
+      expect(header).toMatch(/^attachment; filename="[\x20-\x7e]+"; filename\*=UTF-8''/);
+      expect(header).not.toMatch(/[\r\n]/);
+      expect(parseContentDisposition(header).parameters.filename).toBe(
+        'résumé 2024 "final"X-Injected: 1.pdf',
+      );
+    });
+
+    it('answers 404, and says nothing of paths, when the bytes of an entry are missing', async () => {
+      const id = await uploaded(alice.token, NINE);
+      await rm(join(filesDir(), id.slice(0, 2), id.slice(2, 4), id));
+      const response = await download(id).expect(404);
+      expect(response.headers['content-type']).toMatch(/json/);
+      expect(JSON.parse(response.body.toString())).toEqual({
+        statusCode: 404,
+        error: 'Not Found',
+        message: 'file not found',
+      });
+    });
+  });
+
+  describe('signed links', () => {
+    let id: string;
+    beforeAll(async () => {
+      id = await uploaded(alice.token, await png(), { filename: 'pic.png' });
+    });
+    const createLink = (body: object, token = alice.token) =>
+      t.http.post(`/files/${id}/links`).auth(token, { type: 'bearer' }).send(body);
+    const pathOf = (url: string) => new URL(url).pathname + new URL(url).search;
+
+    it('downloads with no token until it expires, GET and HEAD, with the disposition it was made with', async () => {
+      const { body } = await createLink({ expiresIn: 60, disposition: 'inline' }).expect(201);
+      expect(body.url).toMatch(new RegExp(`^${t.baseUrl}/files/${id}/signed-download\\?`));
+      expect(Date.parse(body.expiresAt) - Date.now()).toBeGreaterThan(50_000);
+      const response = await t.http
+        .get(pathOf(body.url))
+        .buffer(true)
+        .parse(binaryParser)
+        .expect(200);
+      expect(response.headers['content-type']).toBe('image/png');
+      expect(response.headers['content-disposition']).toBe('inline; filename="pic.png"');
+      expect(response.headers.etag).toMatch(/^"[0-9a-f]{64}"$/);
+      await t.http.head(pathOf(body.url)).expect(200);
+      await t.http.get(pathOf(body.url)).set('Range', 'bytes=0-3').expect(206);
+    });
+
+    it('defaults to attachment and five minutes', async () => {
+      const { body } = await createLink({}).expect(201);
+      expect(new URL(body.url).searchParams.get('disposition')).toBe('attachment');
+      const seconds = (Date.parse(body.expiresAt) - Date.now()) / 1000;
+      expect(seconds).toBeGreaterThan(290);
+      expect(seconds).toBeLessThanOrEqual(300);
+    });
+
+    it('answers 403 to a link that was altered in any part', async () => {
+      const { body } = await createLink({ disposition: 'attachment' }).expect(201);
+      const url = new URL(body.url);
+      const altered = (change: (u: URL) => void) => {
+        const copy = new URL(url);
+        change(copy);
+        return copy.pathname + copy.search;
+      };
+      const other = await uploaded(alice.token, NINE);
+      for (const path of [
+        altered((u) => u.searchParams.set('disposition', 'inline')),
+        altered((u) =>
+          u.searchParams.set('expires', String(Number(u.searchParams.get('expires')) + 3600)),
+        ),
+        altered((u) =>
+          u.searchParams.set('signature', `${u.searchParams.get('signature')!.slice(0, -2)}AA`),
+        ),
+        altered((u) => u.searchParams.delete('signature')),
+        altered((u) => (u.pathname = `/files/${other}/signed-download`)),
+      ]) {
+        const response = await t.http.get(path).expect(403);
+        expect(response.body).toMatchObject({ statusCode: 403, error: 'Forbidden' });
+      }
+    });
+
+    it('answers 410 to an expired link', async () => {
+      const { SignedLinks } = await import('../src/files/links/signed-links.js');
+      const expired = t.app.get(SignedLinks).create(id, -10, 'attachment');
+      const response = await t.http.get(expired.path).expect(410);
+      expect(response.body).toMatchObject({
+        statusCode: 410,
+        error: 'Gone',
+        message: 'the link has expired',
+      });
+    });
+
+    it('answers 404 to a link whose file was deleted', async () => {
+      const victim = await uploaded(alice.token, NINE);
+      const { body } = await t.http
+        .post(`/files/${victim}/links`)
+        .auth(alice.token, { type: 'bearer' })
+        .send({})
+        .expect(201);
+      await t.http.delete(`/files/${victim}`).auth(alice.token, { type: 'bearer' }).expect(204);
+      await t.http.get(pathOf(body.url)).expect(404);
+    });
+
+    it('is made only for a file the caller may see, with valid options', async () => {
+      await createLink({}, bob.token).expect(404);
+      await createLink({}, admin).expect(201);
+      for (const bad of [
+        { expiresIn: 0 },
+        { expiresIn: 86_401 },
+        { expiresIn: 1.5 },
+        { disposition: 'open' },
+      ]) {
+        await createLink(bad).expect(400);
+      }
+    });
+  });
+
+  describe('deleting a user who owns files', () => {
+    it('is refused with 409, unless deleteFiles=true removes the files too', async () => {
+      const dave = await t.createUser('user', admin);
+      const id = await uploaded(dave.token, NINE);
+      const key = `${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`;
+      const refused = await t.http
+        .delete(`/admin/users/${dave.id}`)
+        .auth(admin, { type: 'bearer' })
+        .expect(409);
+      expect(refused.body.message).toMatch(/owns files/);
+      await t.http.get(`/files/${id}`).auth(dave.token, { type: 'bearer' }).expect(200);
+      await t.http
+        .delete(`/admin/users/${dave.id}?deleteFiles=true`)
+        .auth(admin, { type: 'bearer' })
+        .expect(204);
+      await t.http.get(`/files/${id}`).auth(admin, { type: 'bearer' }).expect(404);
+      expect(await listFiles(filesDir())).not.toContain(key);
+    });
+  });
+});
+
+describe.each(DIALECTS)('upload size limit (%s)', (dialect) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await TestApp.start(dialect, { MAX_UPLOAD_BYTES: '1024' });
+  });
+  afterAll(() => t.close());
+
+  it('answers 413 past MAX_UPLOAD_BYTES and keeps nothing', async () => {
+    const token = await t.adminToken();
+    const { body, contentType } = multipartBody({ filename: 'big.bin' }, Buffer.alloc(4096, 7));
+    const response = await t.http
+      .post('/files')
+      .auth(token, { type: 'bearer' })
+      .set('Content-Type', contentType)
+      .send(body)
+      .expect(413);
+    expect(response.body).toEqual({
+      statusCode: 413,
+      error: 'Payload Too Large',
+      message: 'File too large',
+    });
+    expect(await listFiles(join(t.config.storageDir, 'tmp'))).toEqual([]);
+    expect(await listFiles(join(t.config.storageDir, 'files'))).toEqual([]);
+    const list = await t.http.get('/files').auth(token, { type: 'bearer' }).expect(200);
+    expect(list.body.items).toEqual([]);
+    // Exactly the limit is fine.
+    const fits = multipartBody({ filename: 'fits.bin' }, Buffer.alloc(1024, 7));
+    await t.http
+      .post('/files')
+      .auth(token, { type: 'bearer' })
+      .set('Content-Type', fits.contentType)
+      .send(fits.body)
+      .expect(201);
+  });
+});
