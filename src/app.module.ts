@@ -19,6 +19,7 @@ import { TempFilesModule } from './common/temp-files/temp-files.module.js';
 import { FilesModule } from './files/files.module.js';
 import { TempFileSweeper } from './files/temp-file-sweeper.js';
 import { HealthModule } from './health/health.module.js';
+import { ImagesModule } from './images/images.module.js';
 import { BootstrapAdmin } from './users/bootstrap-admin.js';
 import { UsersModule } from './users/users.module.js';
 
@@ -35,6 +36,7 @@ export class AppModule implements NestModule {
         AuthModule,
         TempFilesModule,
         FilesModule,
+        ImagesModule,
         HealthModule,
       ],
       providers: [

@@ -62,15 +62,19 @@ describe.each(DIALECTS)('operator CLI (%s)', (dialect) => {
     const before = await t.login('alice', 'alices-password');
     const changed = await cli(['users:set-password', 'alice'], 'alices-new-password\n');
     expect(changed.code).toBe(0);
-    await t.login('alice', 'alices-new-password');
-    // The running server notices within its cache's lifetime; a fresh instance at once.
+    const after = await t.login('alice', 'alices-new-password');
+    // The running server notices within its cache's lifetime; an instance starting now, on the
+    // same database and secret, at once.
+    const database = t.config.database;
     const other = await TestApp.start(dialect, {
-      ...(t.config.database.dialect === 'postgres' && { DATABASE_URL: t.config.database.url }),
+      JWT_SECRET: t.config.jwt.secret,
+      DATABASE_URL: database.dialect === 'postgres' ? database.url : `sqlite:${database.file}`,
     });
     try {
+      await other.http.get('/auth/me').auth(after, { type: 'bearer' }).expect(200);
       await other.http.get('/auth/me').auth(before, { type: 'bearer' }).expect(401);
     } finally {
-      await other.app.close();
+      await other.close();
     }
   });
 

@@ -73,6 +73,8 @@ describe.each(DIALECTS)('operations (%s)', (dialect) => {
         '/files/{id}/download',
         '/files/{id}/links',
         '/files/{id}/signed-download',
+        '/images/blur',
+        '/files/{id}/blur',
       ]),
     );
     for (const schema of [
@@ -91,6 +93,12 @@ describe.each(DIALECTS)('operations (%s)', (dialect) => {
     expect(Object.keys(body.paths['/files/{id}/download']).sort()).toEqual(['get', 'head']);
     expect(body.paths['/files/{id}/signed-download'].get.security).toBeUndefined();
     expect(body.paths['/files'].post.requestBody.content['multipart/form-data']).toBeDefined();
+    expect(
+      body.paths['/images/blur'].post.requestBody.content['multipart/form-data'],
+    ).toBeDefined();
+    expect(Object.keys(body.paths['/images/blur'].post.responses)).toEqual(
+      expect.arrayContaining(['200', '400', '413', '415', '422', '503']),
+    );
   });
 });
 

@@ -1,5 +1,6 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
@@ -21,7 +22,16 @@ export class AppConfig {
   readonly linkSecret!: Buffer;
   readonly admin!: { readonly username: string; readonly password?: string };
   readonly uploads!: { readonly maxBytes: number };
-  readonly images!: { readonly maxBytes: number; readonly maxPixels: number };
+  readonly images!: {
+    readonly maxBytes: number;
+    readonly maxPixels: number;
+    /** Images processed at once (the concurrency gate's slots). */
+    readonly concurrency: number;
+    /** Images that may wait for a slot; past that, 503. */
+    readonly queueLimit: number;
+    readonly queueTimeoutMs: number;
+    readonly timeoutSeconds: number;
+  };
   readonly logLevel!: string;
   /** Number of reverse proxies whose X-Forwarded-For is trusted (Express "trust proxy"). */
   readonly trustProxy!: number;
@@ -88,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     );
   }
 
+  const imageConcurrency = vars.IMAGE_CONCURRENCY || availableParallelism();
   const config = new AppConfig({
     production: vars.NODE_ENV === 'production',
     port: vars.PORT,
@@ -99,7 +110,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       : Buffer.from(hkdfSync('sha256', jwtSecret, '', 'file-service download links', 32)),
     admin: { username: vars.ADMIN_USERNAME, password: vars.ADMIN_PASSWORD },
     uploads: { maxBytes: vars.MAX_UPLOAD_BYTES },
-    images: { maxBytes: vars.MAX_IMAGE_BYTES, maxPixels: vars.MAX_IMAGE_PIXELS },
+    images: {
+      maxBytes: vars.MAX_IMAGE_BYTES,
+      maxPixels: vars.MAX_IMAGE_PIXELS,
+      concurrency: imageConcurrency,
+      queueLimit: vars.IMAGE_QUEUE_LIMIT === -1 ? 2 * imageConcurrency : vars.IMAGE_QUEUE_LIMIT,
+      queueTimeoutMs: vars.IMAGE_QUEUE_TIMEOUT_MS,
+      timeoutSeconds: vars.IMAGE_TIMEOUT_SECONDS,
+    },
     logLevel: vars.LOG_LEVEL,
     trustProxy: vars.TRUST_PROXY,
     sweeper: {

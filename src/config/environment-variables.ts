@@ -96,6 +96,30 @@ export class EnvironmentVariables {
   @Min(1, { message: 'must be a positive integer (pixels)' })
   MAX_IMAGE_PIXELS = 50_000_000;
 
+  /** Images processed at once; 0 means one per CPU core. */
+  @Integer()
+  @IsInt({ message: 'must be the number of images processed at once (0: one per core)' })
+  @Min(0, { message: 'must be the number of images processed at once (0: one per core)' })
+  IMAGE_CONCURRENCY = 0;
+
+  /** Images waiting for a slot; -1 means twice IMAGE_CONCURRENCY. */
+  @Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' && /^-?\d{1,9}$/.test(value) ? Number(value) : value,
+  )
+  @IsInt({ message: 'must be the number of images that may wait (-1: twice IMAGE_CONCURRENCY)' })
+  @Min(-1, { message: 'must be the number of images that may wait (-1: twice IMAGE_CONCURRENCY)' })
+  IMAGE_QUEUE_LIMIT = -1;
+
+  @Integer()
+  @IsInt({ message: 'must be a whole number of milliseconds, at least 1' })
+  @Min(1, { message: 'must be a whole number of milliseconds, at least 1' })
+  IMAGE_QUEUE_TIMEOUT_MS = 10_000;
+
+  @Integer()
+  @IsInt({ message: 'must be a whole number of seconds, at least 1' })
+  @Min(1, { message: 'must be a whole number of seconds, at least 1' })
+  IMAGE_TIMEOUT_SECONDS = 30;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     message: 'must be one of fatal, error, warn, info, debug, trace, silent',
   })

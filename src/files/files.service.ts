@@ -7,13 +7,14 @@ import {
   ServiceUnavailableException,
   UnauthorizedException,
 } from '@nestjs/common';
+import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import type { WrittenFile } from '../common/temp-files/digesting-writer.js';
 import { TempFiles } from '../common/temp-files/temp-files.service.js';
 import { isForeignKeyViolation } from '../database/database-errors.js';
 import type { Tables } from '../database/tables.js';
 import { FileRegistry, type ListPosition } from './file-registry.js';
-import { FileStore } from './storage/file-store.js';
+import { FileStore, StoredBytesMissingError, type ByteRange } from './storage/file-store.js';
 import type { StoredFile, Viewer } from './stored-file.js';
 import { decideContentType } from './upload/content-type.js';
 import { sanitizeFilename } from './upload/filename.js';
@@ -103,6 +104,30 @@ export class FilesService {
     const file = await this.registry.find(id);
     if (!file) throw new NotFoundException('file not found');
     return file;
+  }
+
+  /**
+   * The stored bytes of `file` (or of `range`), read in chunks of `chunkSize`.
+   * @throws NotFoundException, logged, when the registry names bytes the store does not have
+   * @throws ServiceUnavailableException, logged, when the store fails
+   */
+  async openBytes(
+    file: StoredFile,
+    range: ByteRange | undefined,
+    chunkSize: number,
+  ): Promise<Readable> {
+    try {
+      return await this.store.read(file.storageKey, range, chunkSize);
+    } catch (error) {
+      if (error instanceof StoredBytesMissingError) {
+        this.logger.error(
+          `the registry names file ${file.id}, but its bytes are missing from the store`,
+        );
+        throw new NotFoundException('file not found');
+      }
+      this.logger.error(`the store cannot read file ${file.id}: ${String(error)}`);
+      throw new ServiceUnavailableException('the storage cannot be read right now');
+    }
   }
 
   async list(viewer: Viewer, limit: number, cursor?: string): Promise<FilePage> {

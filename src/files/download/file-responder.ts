@@ -1,9 +1,10 @@
-import { HttpStatus, Injectable, Logger, NotFoundException, StreamableFile } from '@nestjs/common';
+import { HttpStatus, Injectable, Logger, StreamableFile } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { HttpExceptionWithHeaders } from '../../common/http-exceptions.js';
-import { FileStore, StoredBytesMissingError } from '../storage/file-store.js';
+import { FilesService } from '../files.service.js';
 import type { StoredFile } from '../stored-file.js';
-import { contentDisposition, isSafeInline, type Disposition } from './content-disposition.js';
+import { contentDisposition, type Disposition } from '../../common/content-disposition.js';
+import { isSafeInline } from './safe-inline.js';
 import { parseRangeHeader } from './range-header.js';
 
 /** Read buffers as large as the file, up to 1 MiB: small for small files, fast for big ones. */
@@ -18,7 +19,7 @@ const MAX_CHUNK = 1024 * 1024;
 export class FileResponder {
   private readonly logger = new Logger(FileResponder.name);
 
-  constructor(private readonly store: FileStore) {}
+  constructor(private readonly files: FilesService) {}
 
   /**
    * Sets the status and headers on `res`; returns the body to send, or undefined for none (304).
@@ -55,20 +56,7 @@ export class FileResponder {
     const range = request.kind === 'partial' ? request.range : undefined;
     const length = range ? range.end - range.start + 1 : file.size;
 
-    let body;
-    try {
-      body = await this.store.read(
-        file.storageKey,
-        range,
-        Math.max(1, Math.min(length, MAX_CHUNK)),
-      );
-    } catch (error) {
-      if (!(error instanceof StoredBytesMissingError)) throw error;
-      this.logger.error(
-        `the registry names file ${file.id}, but its bytes are missing from the store`,
-      );
-      throw new NotFoundException('file not found');
-    }
+    const body = await this.files.openBytes(file, range, Math.max(1, Math.min(length, MAX_CHUNK)));
 
     const type =
       disposition === 'inline' && isSafeInline(file.contentType) ? 'inline' : 'attachment';

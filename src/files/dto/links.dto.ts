@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
-import { DISPOSITIONS, type Disposition } from '../download/content-disposition.js';
+import { DISPOSITIONS, type Disposition } from '../../common/content-disposition.js';
 
 export class DownloadQueryDto {
   @ApiPropertyOptional({

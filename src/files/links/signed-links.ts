@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ForbiddenException, GoneException, Injectable } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
-import type { Disposition } from '../download/content-disposition.js';
+import type { Disposition } from '../../common/content-disposition.js';
 
 export interface SignedLink {
   /** Path and query of the link: `/files/{id}/signed-download?expires=…&disposition=…&signature=…`. */

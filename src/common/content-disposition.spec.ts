@@ -1,5 +1,5 @@
 import { parse } from 'content-disposition';
-import { contentDisposition, isSafeInline } from './content-disposition.js';
+import { contentDisposition } from './content-disposition.js';
 
 describe('contentDisposition', () => {
   it('quotes a plain ASCII name and adds nothing else', () => {
@@ -21,25 +21,4 @@ describe('contentDisposition', () => {
     expect(header).toMatch(/^attachment; filename="[\x20-\x7e]+"; filename\*=UTF-8''[\x21-\x7e]+$/);
     expect(parse(header).parameters.filename).toBe('日本語\\x.txt');
   });
-});
-
-describe('isSafeInline', () => {
-  it.each([
-    'image/png',
-    'image/jpeg',
-    'image/webp',
-    'application/pdf',
-    'text/plain',
-    'text/plain; charset=utf-8',
-    'audio/mpeg',
-    'video/mp4',
-  ])('%s may be shown inline', (type) => expect(isSafeInline(type)).toBe(true));
-  it.each([
-    'text/html',
-    'image/svg+xml',
-    'application/xhtml+xml',
-    'application/javascript',
-    'text/xml',
-    'application/octet-stream',
-  ])('%s may not', (type) => expect(isSafeInline(type)).toBe(false));
 });
