@@ -89,6 +89,39 @@ describe.each(DIALECTS)('temp files and descriptors (%s)', (dialect) => {
     }
   });
 
+  it('sends every client the exact bytes when many download one file at once, some slowly', async () => {
+    const data = randomBytes(8 * 1024 * 1024 + 7);
+    const { body: form, contentType } = multipartBody({ filename: 'shared.bin' }, data);
+    const { body: file } = await t.http
+      .post('/files')
+      .auth(token, { type: 'bearer' })
+      .set('Content-Type', contentType)
+      .send(form)
+      .expect(201);
+    const fetchOnce = (pauseMs: number) =>
+      new Promise<string>((done, fail) => {
+        const hash = createHash('sha256');
+        const req = httpRequest(`${t.baseUrl}/files/${file.id}/download`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        req.once('response', (res) => {
+          res.on('data', (chunk: Buffer) => {
+            hash.update(chunk);
+            if (pauseMs > 0) {
+              res.pause();
+              setTimeout(() => res.resume(), pauseMs);
+            }
+          });
+          res.once('end', () => done(hash.digest('hex')));
+          res.once('error', fail);
+        });
+        req.once('error', fail);
+        req.end();
+      });
+    const digests = await Promise.all([0, 0, 1, 1, 2, 3, 5, 8].map(fetchOnce));
+    expect(new Set(digests)).toEqual(new Set([sha256(data)]));
+  });
+
   it('releases the file descriptor of a 50 MiB download aborted after its first chunk', async () => {
     const data = randomBytes(50 * 1024 * 1024);
     const { body: form, contentType } = multipartBody({ filename: 'big.bin' }, data);

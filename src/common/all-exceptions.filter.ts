@@ -30,12 +30,15 @@ export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('Exceptions');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<Response>();
+    const http = host.switchToHttp();
+    const response = http.getResponse<Response>();
     const body = toErrorBody(exception);
     if (body.statusCode >= 500 && !(exception instanceof HttpException)) {
-      this.logger.error(
-        exception instanceof Error ? (exception.stack ?? exception.message) : exception,
-      );
+      // Named here too: above LOG_LEVEL=info no request logger adds the id to this line.
+      const requestId = http.getRequest<{ id?: string }>().id;
+      const cause =
+        exception instanceof Error ? (exception.stack ?? exception.message) : String(exception);
+      this.logger.error(`request ${requestId}: ${cause}`);
     }
     if (response.headersSent) {
       // Part of another body is on the wire already: cutting the connection is the only honest end.

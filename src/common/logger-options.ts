@@ -10,12 +10,26 @@ interface SerializedRequest {
   headers: Record<string, string | undefined>;
 }
 
+const LEVELS: Record<string, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+};
+
 /**
  * JSON logs, one line per request (pino-http) tagged with its request id. Credentials never reach
  * the log: headers are not logged (Authorization included) and neither are bodies (passwords).
+ * Request lines are info-level: above that the request logger is not mounted at all, since
+ * building its per-request child loggers cost more than the rest of a small download
+ * (docs/benchmarks.md).
  */
 export function loggerOptions(config: AppConfig): Params {
+  const logsRequests = (LEVELS[config.logLevel] ?? Infinity) <= LEVELS.info;
   return {
+    ...(!logsRequests && { forRoutes: [] }),
     pinoHttp: {
       level: config.logLevel,
       genReqId: (req) => (req as IncomingMessage & { id: string }).id,

@@ -61,7 +61,7 @@ function createDialect(config: DatabaseConfig): Dialect {
   }
   return new SqliteDialect({
     database: () => {
-      const sqlite = new SQLite(config.file);
+      const sqlite = withStatementCache(new SQLite(config.file));
       sqlite.pragma('journal_mode = WAL');
       // An acknowledged upload must survive a power cut, not only a crash of the process.
       sqlite.pragma('synchronous = FULL');
@@ -70,4 +70,27 @@ function createDialect(config: DatabaseConfig): Dialect {
       return Promise.resolve(sqlite);
     },
   });
+}
+
+/**
+ * Kysely prepares every query it runs; preparing is most of the cost of a small SQLite lookup.
+ * better-sqlite3 statements can be run again and again, so the connection keeps the last 200 it
+ * prepared, by their SQL text.
+ */
+function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
+  const cache = new Map<string, SQLite.Statement>();
+  const prepare = sqlite.prepare.bind(sqlite);
+  sqlite.prepare = ((source: string) => {
+    let statement = cache.get(source);
+    if (statement) {
+      // Most recently used last: the first key is the one to drop.
+      cache.delete(source);
+    } else {
+      statement = prepare(source);
+      if (cache.size >= 200) cache.delete(cache.keys().next().value!);
+    }
+    cache.set(source, statement);
+    return statement;
+  }) as typeof sqlite.prepare;
+  return sqlite;
 }

@@ -15,6 +15,7 @@ import { isForeignKeyViolation } from '../database/database-errors.js';
 import type { Tables } from '../database/tables.js';
 import { FileRegistry, type ListPosition } from './file-registry.js';
 import { FileStore, StoredBytesMissingError, type ByteRange } from './storage/file-store.js';
+import type { ChunkConsumer } from './storage/recycling-read-stream.js';
 import type { StoredFile, Viewer } from './stored-file.js';
 import { decideContentType } from './upload/content-type.js';
 import { sanitizeFilename } from './upload/filename.js';
@@ -107,17 +108,21 @@ export class FilesService {
   }
 
   /**
-   * The stored bytes of `file` (or of `range`), read in chunks of `chunkSize`.
+   * The stored bytes of `file` (or of `range`); see `FileStore.read` for `consumer`.
    * @throws NotFoundException, logged, when the registry names bytes the store does not have
    * @throws ServiceUnavailableException, logged, when the store fails
    */
   async openBytes(
     file: StoredFile,
-    range: ByteRange | undefined,
-    chunkSize: number,
+    range?: ByteRange,
+    consumer?: ChunkConsumer,
   ): Promise<Readable> {
     try {
-      return await this.store.read(file.storageKey, range, chunkSize);
+      return await this.store.read(
+        file.storageKey,
+        range ?? { start: 0, end: file.size - 1 },
+        consumer,
+      );
     } catch (error) {
       if (error instanceof StoredBytesMissingError) {
         this.logger.error(

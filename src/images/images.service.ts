@@ -36,9 +36,7 @@ export class ImagesService {
         `the file is larger than MAX_IMAGE_BYTES (${maxBytes} bytes)`,
       );
     }
-    const input = await buffer(
-      await this.files.openBytes(source, undefined, Math.max(1, source.size)),
-    );
+    const input = await buffer(await this.files.openBytes(source));
     const blurred = await this.processor.blur(input, options);
     const written = await this.tempFiles.write(request, Readable.from([blurred.data]), 'blur');
     return this.files.commit(request, viewer, written, {

@@ -7,9 +7,6 @@ import { contentDisposition, type Disposition } from '../../common/content-dispo
 import { isSafeInline } from './safe-inline.js';
 import { parseRangeHeader } from './range-header.js';
 
-/** Read buffers as large as the file, up to 1 MiB: small for small files, fast for big ones. */
-const MAX_CHUNK = 1024 * 1024;
-
 /**
  * Turns a stored file into the HTTP response of a download: the one place that knows validators,
  * conditional requests, ranges and dispositions (API.md, "Downloads"). Every download route,
@@ -56,7 +53,8 @@ export class FileResponder {
     const range = request.kind === 'partial' ? request.range : undefined;
     const length = range ? range.end - range.start + 1 : file.size;
 
-    const body = await this.files.openBytes(file, range, Math.max(1, Math.min(length, MAX_CHUNK)));
+    // The response is the only consumer of the chunks: their buffers can be reused.
+    const body = await this.files.openBytes(file, range, res);
 
     const type =
       disposition === 'inline' && isSafeInline(file.contentType) ? 'inline' : 'attachment';

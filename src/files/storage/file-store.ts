@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { ChunkConsumer } from './recycling-read-stream.js';
 
 /** An inclusive byte range, as HTTP numbers them. */
 export interface ByteRange {
@@ -18,10 +19,12 @@ export abstract class FileStore {
   abstract put(key: string, tempPath: string): Promise<void>;
 
   /**
-   * The stored bytes of `key` (or of `range`), read in chunks of `chunkSize`.
+   * The bytes `range` of `key`. Given the `consumer` that writes them out (an HTTP response), the
+   * chunks are pooled buffers, reused once the consumer has written them: pass one only when
+   * nothing else keeps the chunks.
    * @throws StoredBytesMissingError
    */
-  abstract read(key: string, range: ByteRange | undefined, chunkSize: number): Promise<Readable>;
+  abstract read(key: string, range: ByteRange, consumer?: ChunkConsumer): Promise<Readable>;
 
   /** Removes `key`; a key that is not there is not an error. */
   abstract remove(key: string): Promise<void>;

@@ -1,10 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { mkdir, open, opendir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
 import { ByteRange, FileStore, StoredBytesMissingError } from './file-store.js';
+import { BufferPool, RecyclingReadStream, type ChunkConsumer } from './recycling-read-stream.js';
+
+/** 1 MiB reads: measured with plain Node on loopback, 64 KiB reads send a third as fast. */
+const READ_BUFFER_BYTES = 1024 * 1024;
 
 /**
  * Stored bytes on local disk, under STORAGE_DIR/files/<key>. Keys are made by the service
@@ -13,6 +17,8 @@ import { ByteRange, FileStore, StoredBytesMissingError } from './file-store.js';
 @Injectable()
 export class LocalFileStore extends FileStore {
   private readonly root: string;
+  /** Idle buffers kept for the next downloads: 32 MiB at most. */
+  private readonly pool = new BufferPool(READ_BUFFER_BYTES, 32);
 
   constructor(config: AppConfig) {
     super();
@@ -29,7 +35,7 @@ export class LocalFileStore extends FileStore {
     await syncPath(dirname(path));
   }
 
-  async read(key: string, range: ByteRange | undefined, chunkSize: number): Promise<Readable> {
+  async read(key: string, range: ByteRange, consumer?: ChunkConsumer): Promise<Readable> {
     let handle;
     try {
       handle = await open(this.pathOf(key), 'r');
@@ -37,8 +43,14 @@ export class LocalFileStore extends FileStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new StoredBytesMissingError(key);
       throw error;
     }
+    if (range.end < range.start) {
+      await handle.close();
+      return Readable.from([]);
+    }
     // The stream owns the handle from here: it closes it when it ends or is destroyed.
-    return handle.createReadStream({ ...range, highWaterMark: chunkSize });
+    if (consumer) return new RecyclingReadStream(handle, range, this.pool, consumer);
+    const length = range.end - range.start + 1;
+    return handle.createReadStream({ ...range, highWaterMark: Math.min(length, READ_BUFFER_BYTES) });
   }
 
   async remove(key: string): Promise<void> {

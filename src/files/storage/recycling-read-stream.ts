@@ -1,0 +1,103 @@
+import type { FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { ByteRange } from './file-store.js';
+
+/**
+ * Read buffers shared by every download. Streaming allocates nothing once warm: a fresh 1 MiB
+ * buffer per chunk is external memory, which V8 answers with full collections of the whole heap
+ * (measured: about 20 per GiB sent, ~40 ms each in this service, and the RSS grows by hundreds of
+ * MiB between them).
+ */
+export class BufferPool {
+  private readonly free: Buffer[] = [];
+
+  constructor(
+    readonly bufferSize: number,
+    private readonly maxIdle: number,
+  ) {}
+
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.bufferSize);
+  }
+
+  give(buffer: Buffer): void {
+    if (this.free.length < this.maxIdle) this.free.push(buffer);
+  }
+}
+
+/**
+ * Whoever writes the chunks out (an HTTP response): the bytes it has not yet handed to the
+ * kernel, and 'finish' once it has handed them all.
+ */
+export interface ChunkConsumer {
+  readonly writableLength: number;
+  once(event: 'finish' | 'close', listener: () => void): unknown;
+}
+
+/**
+ * A byte range of an open file, read in pooled buffers. A buffer returns to the pool only once
+ * every byte pushed from it has left the consumer: everything pushed, minus what this stream
+ * still buffers and what the consumer has not written yet, is gone. (That count is conservative:
+ * the consumer's response headers are counted too.) What is still out when the stream ends goes
+ * back when the consumer finishes; a consumer that closes unfinished (the client left) may still
+ * hold a buffer in a cancelled write, so those are left to the garbage collector. Pipe's
+ * backpressure keeps two or three buffers in use per stream; when none is free, a new one is
+ * made rather than waiting.
+ */
+export class RecyclingReadStream extends Readable {
+  /** Pushed buffers, oldest first, with the total bytes pushed when each was. */
+  private readonly outstanding: { buffer: Buffer; pushedThrough: number }[] = [];
+  private pushed = 0;
+  private position: number;
+
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly range: ByteRange,
+    private readonly pool: BufferPool,
+    private readonly consumer: ChunkConsumer,
+  ) {
+    super({ highWaterMark: 0 });
+    this.position = range.start;
+    consumer.once('finish', () => this.returnAll());
+    consumer.once('close', () => (this.outstanding.length = 0));
+  }
+
+  override _read(): void {
+    this.readNext().catch((error: Error) => this.destroy(error));
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.handle.close().then(
+      () => callback(error),
+      (closeError: Error) => callback(error ?? closeError),
+    );
+  }
+
+  private async readNext(): Promise<void> {
+    this.reclaim();
+    const remaining = this.range.end - this.position + 1;
+    if (remaining <= 0) {
+      this.push(null);
+      return;
+    }
+    const buffer = this.pool.take();
+    const { bytesRead } = await this.handle.read(buffer, 0, Math.min(buffer.length, remaining), this.position);
+    if (this.destroyed) return;
+    if (bytesRead === 0) throw new Error('the stored file is shorter than its registry entry');
+    this.position += bytesRead;
+    this.pushed += bytesRead;
+    this.outstanding.push({ buffer, pushedThrough: this.pushed });
+    this.push(buffer.subarray(0, bytesRead));
+  }
+
+  private returnAll(): void {
+    for (const { buffer } of this.outstanding.splice(0)) this.pool.give(buffer);
+  }
+
+  private reclaim(): void {
+    const gone = this.pushed - this.readableLength - this.consumer.writableLength;
+    while (this.outstanding.length > 0 && this.outstanding[0].pushedThrough <= gone) {
+      this.pool.give(this.outstanding.shift()!.buffer);
+    }
+  }
+}
