@@ -1,19 +1,25 @@
 # syntax=docker/dockerfile:1
-# Node 24 LTS. Build stage: compile TypeScript and the native addon (better-sqlite3).
+# Node 24 LTS throughout.
+
+# Build stage: compile TypeScript (dev dependencies, no native build needed for that).
 FROM node:24-bookworm-slim AS build
-RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 make g++ \
- && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --ignore-scripts: no sources yet for the "prepare" build; this layer stays cached across code
-# changes. The one dependency that needs its install script is rebuilt explicitly.
-RUN npm ci --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY nest-cli.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+RUN npm run build
 
-# Runtime stage: the built server and its production dependencies, run as a non-root user.
+# Production dependencies. The lockfile pins better-sqlite3 12, which runs on Node 20 but aborts on
+# Node 24 when a statement is garbage-collected (WiseLibs/better-sqlite3#1515); 13 (N-API, its
+# binaries inside the npm package) is the version for Node 22 and later, so the image swaps it in.
+FROM node:24-bookworm-slim AS dependencies
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm install --omit=dev --no-save --no-audit --no-fund better-sqlite3@^13.2.0
+
+# Runtime: the built server and its production dependencies, run as a non-root user.
 FROM node:24-bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libjemalloc2 tini \
@@ -25,7 +31,7 @@ ENV NODE_ENV=production \
     STORAGE_DIR=/app/storage \
     LD_PRELOAD=libjemalloc.so.2
 WORKDIR /app
-COPY --from=build --chown=node:node /app/node_modules ./node_modules
+COPY --from=dependencies --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node package.json ./
 RUN mkdir -p /app/storage && chown node:node /app/storage

@@ -21,4 +21,7 @@ async function main(): Promise<void> {
   logger.log(`listening on http://localhost:${config.port} (API docs at /docs)`);
 }
 
-void main();
+main().catch((error: unknown) => {
+  console.error(`Start-up failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

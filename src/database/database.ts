@@ -1,4 +1,5 @@
 import { OnApplicationShutdown } from '@nestjs/common';
+import { createRequire } from 'node:module';
 import SQLite from 'better-sqlite3';
 import {
   CamelCasePlugin,
@@ -59,6 +60,7 @@ function createDialect(config: DatabaseConfig): Dialect {
       }),
     });
   }
+  assertSqliteDriverFitsRuntime();
   return new SqliteDialect({
     database: () => {
       const sqlite = withStatementCache(new SQLite(config.file));
@@ -93,4 +95,22 @@ function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
     return statement;
   }) as typeof sqlite.prepare;
   return sqlite;
+}
+
+/**
+ * better-sqlite3 12 builds on Node's raw ObjectWrap, whose destructor aborts the whole process on
+ * Node 24 when a statement is garbage-collected (WiseLibs/better-sqlite3#1515); 13, built on
+ * N-API, does not, but needs Node 22 or later. Refusing to start beats dying under load.
+ */
+function assertSqliteDriverFitsRuntime(): void {
+  const driver = (
+    createRequire(import.meta.url)('better-sqlite3/package.json') as { version: string }
+  ).version;
+  const nodeMajor = Number(process.versions.node.split('.')[0]);
+  if (nodeMajor >= 24 && Number(driver.split('.')[0]) < 13) {
+    throw new Error(
+      `better-sqlite3 ${driver} aborts on Node ${process.versions.node} (WiseLibs/better-sqlite3#1515): ` +
+        'run `npm install better-sqlite3@^13` (as the Docker image does), or use Node 20 or 22',
+    );
+  }
 }
