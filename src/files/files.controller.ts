@@ -52,7 +52,14 @@ export class FilesController {
 
   @Post()
   @UseInterceptors(FileInterceptor('file'))
-  @ApiOperation({ summary: 'Upload a file (streamed to disk, never held in memory)' })
+  @ApiOperation({
+    summary: 'Upload a file (streamed to disk, never held in memory)',
+    description:
+      'One multipart part named `file`. `contentType` is what the bytes are when recognised, else the ' +
+      "part's declared type when valid, else `application/octet-stream`; a part sent without a " +
+      "Content-Type declares `text/plain` (RFC 7578). `filename` is the part's name decoded as " +
+      'UTF-8, reduced to its base name, without control characters or separators, at most 255 bytes.',
+  })
   @ApiConsumes('multipart/form-data')
   @ApiBody({
     schema: {

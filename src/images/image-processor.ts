@@ -34,6 +34,10 @@ export class ImageProcessor {
   constructor(private readonly config: AppConfig) {
     // Every image is processed once: libvips' operation cache would only hold memory.
     sharp.cache(false);
+    // One libvips thread per image: the gate already runs one image per core (IMAGE_CONCURRENCY),
+    // and more threads per image measured no faster here (docs/benchmarks.md). Set, not left to
+    // sharp, whose default follows the allocator (1 on glibc, every core with jemalloc).
+    sharp.concurrency(1);
   }
 
   /**

@@ -53,8 +53,8 @@ describe('RecyclingReadStream', () => {
     let made = 0;
     const pool = new BufferPool(64 * 1024, 8);
     const take = pool.take.bind(pool);
-    pool.take = () => {
-      const buffer = take();
+    pool.take = (length: number) => {
+      const buffer = take(length);
       if (!(buffer as Buffer & { seen?: boolean }).seen) made++;
       (buffer as Buffer & { seen?: boolean }).seen = true;
       return buffer;

@@ -16,12 +16,15 @@ export class BufferPool {
     private readonly maxIdle: number,
   ) {}
 
-  take(): Buffer {
+  /** A buffer for `length` bytes: a pooled one, or for less than half of one, one of its own. */
+  take(length: number): Buffer {
+    // A small file does not hold a whole pooled buffer: Node carves small buffers from a shared slab.
+    if (length < this.bufferSize / 2) return Buffer.allocUnsafe(length);
     return this.free.pop() ?? Buffer.allocUnsafeSlow(this.bufferSize);
   }
 
   give(buffer: Buffer): void {
-    if (this.free.length < this.maxIdle) this.free.push(buffer);
+    if (buffer.length === this.bufferSize && this.free.length < this.maxIdle) this.free.push(buffer);
   }
 }
 
@@ -80,7 +83,7 @@ export class RecyclingReadStream extends Readable {
       this.push(null);
       return;
     }
-    const buffer = this.pool.take();
+    const buffer = this.pool.take(remaining);
     const { bytesRead } = await this.handle.read(buffer, 0, Math.min(buffer.length, remaining), this.position);
     if (this.destroyed) return;
     if (bytesRead === 0) throw new Error('the stored file is shorter than its registry entry');
