@@ -71,13 +71,7 @@ describe.each(DIALECTS)('temp files and descriptors (%s)', (dialect) => {
     await rm(files, { recursive: true, force: true });
     await writeFile(files, 'not a folder');
     try {
-      const { body, contentType } = multipartBody({ filename: 'doomed.bin' }, randomBytes(1024));
-      const response = await t.http
-        .post('/files')
-        .auth(token, { type: 'bearer' })
-        .set('Content-Type', contentType)
-        .send(body)
-        .expect(503);
+      const response = await t.upload(token, randomBytes(1024)).expect(503);
       expect(response.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
       await eventually(
         async () => (await listFiles(tmp)).length === 0,
@@ -91,13 +85,7 @@ describe.each(DIALECTS)('temp files and descriptors (%s)', (dialect) => {
 
   it('sends every client the exact bytes when many download one file at once, some slowly', async () => {
     const data = randomBytes(8 * 1024 * 1024 + 7);
-    const { body: form, contentType } = multipartBody({ filename: 'shared.bin' }, data);
-    const { body: file } = await t.http
-      .post('/files')
-      .auth(token, { type: 'bearer' })
-      .set('Content-Type', contentType)
-      .send(form)
-      .expect(201);
+    const { body: file } = await t.upload(token, data).expect(201);
     const fetchOnce = (pauseMs: number) =>
       new Promise<string>((done, fail) => {
         const hash = createHash('sha256');
@@ -124,13 +112,7 @@ describe.each(DIALECTS)('temp files and descriptors (%s)', (dialect) => {
 
   it('releases the file descriptor of a 50 MiB download aborted after its first chunk', async () => {
     const data = randomBytes(50 * 1024 * 1024);
-    const { body: form, contentType } = multipartBody({ filename: 'big.bin' }, data);
-    const { body: file } = await t.http
-      .post('/files')
-      .auth(token, { type: 'bearer' })
-      .set('Content-Type', contentType)
-      .send(form)
-      .expect(201);
+    const { body: file } = await t.upload(token, data).expect(201);
     const storedPath = join(t.config.storageDir, 'files', keyOf(file.id));
     const before = await openDescriptors();
     expect(before).not.toContain(storedPath);

@@ -5,7 +5,7 @@ import { parse as parseContentDisposition } from 'content-disposition';
 import sharp from 'sharp';
 import { binaryParser } from './support/binary-parser.js';
 import { DIALECTS } from './support/test-database.js';
-import { multipartBody, type FilePart } from './support/multipart.js';
+import type { FilePart } from './support/multipart.js';
 import { listFiles } from './support/storage.js';
 import { TestApp, type TestUser } from './support/test-app.js';
 
@@ -34,18 +34,11 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
   const filesDir = () => join(t.config.storageDir, 'files');
   const tmpDir = () => join(t.config.storageDir, 'tmp');
 
-  function upload(
+  const upload = (
     token: string,
     data: Buffer,
     part: FilePart = { filename: 'nine.txt', contentType: 'text/plain' },
-  ) {
-    const { body, contentType } = multipartBody(part, data);
-    return t.http
-      .post('/files')
-      .auth(token, { type: 'bearer' })
-      .set('Content-Type', contentType)
-      .send(body);
-  }
+  ) => t.upload(token, data, part);
 
   async function uploaded(token: string, data: Buffer, part?: FilePart): Promise<string> {
     const response = await upload(token, data, part).expect(201);
@@ -579,13 +572,7 @@ describe.each(DIALECTS)('upload size limit (%s)', (dialect) => {
 
   it('answers 413 past MAX_UPLOAD_BYTES and keeps nothing', async () => {
     const token = await t.adminToken();
-    const { body, contentType } = multipartBody({ filename: 'big.bin' }, Buffer.alloc(4096, 7));
-    const response = await t.http
-      .post('/files')
-      .auth(token, { type: 'bearer' })
-      .set('Content-Type', contentType)
-      .send(body)
-      .expect(413);
+    const response = await t.upload(token, Buffer.alloc(4096, 7)).expect(413);
     expect(response.body).toEqual({
       statusCode: 413,
       error: 'Payload Too Large',
@@ -596,12 +583,6 @@ describe.each(DIALECTS)('upload size limit (%s)', (dialect) => {
     const list = await t.http.get('/files').auth(token, { type: 'bearer' }).expect(200);
     expect(list.body.items).toEqual([]);
     // Exactly the limit is fine.
-    const fits = multipartBody({ filename: 'fits.bin' }, Buffer.alloc(1024, 7));
-    await t.http
-      .post('/files')
-      .auth(token, { type: 'bearer' })
-      .set('Content-Type', fits.contentType)
-      .send(fits.body)
-      .expect(201);
+    await t.upload(token, Buffer.alloc(1024, 7)).expect(201);
   });
 });

@@ -257,12 +257,7 @@ describe.each(DIALECTS)('images (%s)', (dialect) => {
 
   describe('POST /files/{id}/blur', () => {
     async function store(data: Buffer, filename: string, token = alice.token): Promise<string> {
-      const { body, contentType } = multipartBody({ filename }, data);
-      const response = await t.http
-        .post('/files')
-        .auth(token, { type: 'bearer' })
-        .set('Content-Type', contentType)
-        .send(body);
+      const response = await t.upload(token, data, { filename });
       return (response.body as { id: string }).id;
     }
 
@@ -330,15 +325,9 @@ describe('a blurred copy that cannot be stored', () => {
 
   it('is a 503 that leaves no temp file', async () => {
     const token = await t.adminToken();
-    const { body: form, contentType } = multipartBody(
-      { filename: 'a.png' },
-      await noise(32, 32).png().toBuffer(),
-    );
-    const { body } = await t.http
-      .post('/files')
-      .auth(token, { type: 'bearer' })
-      .set('Content-Type', contentType)
-      .send(form);
+    const { body } = await t.upload(token, await noise(32, 32).png().toBuffer(), {
+      filename: 'a.png',
+    });
     const id = (body as { id: string }).id;
     const files = join(t.config.storageDir, 'files');
     const [first, second] = [id.slice(0, 2), id.slice(2, 4)];

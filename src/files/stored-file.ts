@@ -1,14 +1,8 @@
-/** A file in the registry: what the service knows of some stored bytes. */
-export interface StoredFile {
-  id: string;
-  ownerId: string;
-  filename: string;
-  contentType: string;
-  size: number;
-  sha256: string;
-  storageKey: string;
-  createdAt: Date;
-}
+import type { Selectable } from 'kysely';
+import type { FilesTable } from '../database/tables.js';
+
+/** A file in the registry: its row, with the time as a Date. */
+export type StoredFile = Omit<Selectable<FilesTable>, 'createdAt'> & { createdAt: Date };
 
 /** Who is asking: users see their own files, admins every file. */
 export interface Viewer {

@@ -6,6 +6,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { createApp } from '../../src/app.factory.js';
 import { AppConfig, loadConfig } from '../../src/config/app-config.js';
+import { multipartBody, type FilePart } from './multipart.js';
 import { createTestDatabase, type Dialect, type TestDatabase } from './test-database.js';
 
 export const ADMIN = { username: 'admin', password: 'admin-password-for-tests' };
@@ -78,6 +79,16 @@ export class TestApp {
       .send({ username, password, role })
       .expect(201);
     return { id: body.id, username, password, token: await this.login(username, password) };
+  }
+
+  /** POST /files with `data` as its one part, sent byte for byte as a browser would. */
+  upload(token: string, data: Buffer, part: FilePart = { filename: 'file.bin' }) {
+    const { body, contentType } = multipartBody(part, data);
+    return this.http
+      .post('/files')
+      .auth(token, { type: 'bearer' })
+      .set('Content-Type', contentType)
+      .send(body);
   }
 
   async close(): Promise<void> {
