@@ -128,6 +128,8 @@ echo "RSS before the burst: $(rss_mib) MiB" | tee -a "$OUT/summary.txt"
 watched "burst-32x-4000x3000" node "$ROOT/bench/scenarios.mjs" burst "$BASE" "$TOKEN" "$DATA/photo-4000x3000.jpg" 32
 sleep 10
 echo "RSS 10 s after the burst: $(rss_mib) MiB" | tee -a "$OUT/summary.txt"
+sleep 20
+echo "RSS 30 s after the burst: $(rss_mib) MiB" | tee -a "$OUT/summary.txt"
 watched "hostile-20000x20000-png" node "$ROOT/bench/scenarios.mjs" hostile "$BASE" "$TOKEN" 20
 stop_service
 

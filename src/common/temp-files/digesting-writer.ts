@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -17,10 +17,23 @@ export interface WrittenFile {
 export const HEAD_BYTES = 64 * 1024;
 
 /**
+ * How much may be written before the bytes are pushed to disk in the background. The commit
+ * fsyncs the file; left alone, the kernel would keep a large upload in the page cache until then
+ * and write all of it while the client waits. Flushing as the upload goes overlaps the two
+ * (docs/benchmarks.md: 1 GiB uploads went from about 110 to about 230 MB/s).
+ */
+const FLUSH_EVERY_BYTES = 32 * 1024 * 1024;
+
+/** Writes of up to 1 MiB: fewer round trips to the thread pool than the default 16 KiB. */
+const WRITE_BUFFER_BYTES = 1024 * 1024;
+
+/**
  * Streams `source` into a new file at `path` (never overwriting one), hashing and counting the
- * bytes as they pass. Memory stays at one chunk plus the head, whatever the size.
+ * bytes as they pass. Memory stays at a few chunks plus the head, whatever the size.
  */
 export async function writeDigesting(source: Readable, path: string): Promise<WrittenFile> {
+  const file = await open(path, 'wx');
+  const flusher = new BackgroundFlusher(file);
   const hash = createHash('sha256');
   const headChunks: Buffer[] = [];
   let size = 0;
@@ -34,9 +47,42 @@ export async function writeDigesting(source: Readable, path: string): Promise<Wr
         headChunks.push(Buffer.from(part));
         headSize += part.length;
       }
+      flusher.written(chunk.length);
       done(null, chunk);
     },
   });
-  await pipeline(source, meter, createWriteStream(path, { flags: 'wx' }));
+  // Not closed by the stream: a flush may still be running when the last write is done.
+  const writer = file.createWriteStream({ autoClose: false, highWaterMark: WRITE_BUFFER_BYTES });
+  try {
+    await pipeline(source, meter, writer);
+  } finally {
+    await flusher.idle();
+    writer.destroy(); // a FileHandle does not close while a stream of it lives
+    await file.close();
+  }
   return { path, size, sha256: hash.digest('hex'), head: Buffer.concat(headChunks) };
+}
+
+/** Starts an fdatasync every FLUSH_EVERY_BYTES, one at a time, while writing goes on. */
+class BackgroundFlusher {
+  private unflushed = 0;
+  private flushing: Promise<void> | undefined;
+
+  constructor(private readonly file: FileHandle) {}
+
+  written(bytes: number): void {
+    this.unflushed += bytes;
+    if (this.unflushed < FLUSH_EVERY_BYTES || this.flushing) return;
+    this.unflushed = 0;
+    // Only a head start: a real failure to write surfaces again at the commit's fsync.
+    this.flushing = this.file
+      .datasync()
+      .catch(() => undefined)
+      .finally(() => (this.flushing = undefined));
+  }
+
+  /** The file may be closed once this resolves. */
+  async idle(): Promise<void> {
+    await this.flushing;
+  }
 }
