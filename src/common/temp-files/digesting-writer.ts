@@ -20,7 +20,7 @@ export const HEAD_BYTES = 64 * 1024;
  * How much may be written before the bytes are pushed to disk in the background. The commit
  * fsyncs the file; left alone, the kernel would keep a large upload in the page cache until then
  * and write all of it while the client waits. Flushing as the upload goes overlaps the two
- * (docs/benchmarks.md: 1 GiB uploads went from about 110 to about 230 MB/s).
+ * (docs/benchmarks.md).
  */
 const FLUSH_EVERY_BYTES = 32 * 1024 * 1024;
 
