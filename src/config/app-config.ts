@@ -1,6 +1,6 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
@@ -21,7 +21,11 @@ export class AppConfig {
   /** Key of the HMAC that signs download links. */
   readonly linkSecret!: Buffer;
   readonly admin!: { readonly username: string; readonly password?: string };
-  readonly uploads!: { readonly maxBytes: number };
+  readonly uploads!: {
+    readonly maxBytes: number;
+    /** An upload whose client sends nothing for this long is answered 408 and removed. */
+    readonly idleTimeoutSeconds: number;
+  };
   readonly images!: {
     readonly maxBytes: number;
     readonly maxPixels: number;
@@ -31,7 +35,23 @@ export class AppConfig {
     readonly queueLimit: number;
     readonly queueTimeoutMs: number;
     readonly timeoutSeconds: number;
+    /** Bytes of working memory all images in progress may reserve at once. */
+    readonly memoryBudgetBytes: number;
+    /** Image requests one user may have holding or waiting for a slot; past that, 429. */
+    readonly perUserLimit: number;
+    /** Longest an image upload may take to arrive once it holds a slot. */
+    readonly uploadTimeoutSeconds: number;
   };
+  /** Password verifications that run at once (argon2 shares libuv's thread pool with file I/O). */
+  readonly loginConcurrency!: number;
+  readonly downloads!: {
+    /** A download whose client reads nothing for this long is ended and its file released. */
+    readonly idleTimeoutSeconds: number;
+    readonly perUser: number;
+    readonly perLink: number;
+  };
+  /** Origin (and optional path prefix) of the links the service hands out, without a trailing slash. */
+  readonly publicBaseUrl?: string;
   readonly logLevel!: string;
   /** Number of reverse proxies whose X-Forwarded-For is trusted (Express "trust proxy"). */
   readonly trustProxy!: number;
@@ -109,7 +129,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       ? Buffer.from(vars.LINK_SECRET)
       : Buffer.from(hkdfSync('sha256', jwtSecret, '', 'file-service download links', 32)),
     admin: { username: vars.ADMIN_USERNAME, password: vars.ADMIN_PASSWORD },
-    uploads: { maxBytes: vars.MAX_UPLOAD_BYTES },
+    uploads: {
+      maxBytes: vars.MAX_UPLOAD_BYTES,
+      idleTimeoutSeconds: vars.UPLOAD_IDLE_TIMEOUT_SECONDS,
+    },
     images: {
       maxBytes: vars.MAX_IMAGE_BYTES,
       maxPixels: vars.MAX_IMAGE_PIXELS,
@@ -117,7 +140,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       queueLimit: vars.IMAGE_QUEUE_LIMIT === -1 ? 2 * imageConcurrency : vars.IMAGE_QUEUE_LIMIT,
       queueTimeoutMs: vars.IMAGE_QUEUE_TIMEOUT_MS,
       timeoutSeconds: vars.IMAGE_TIMEOUT_SECONDS,
+      memoryBudgetBytes:
+        (vars.IMAGE_MEMORY_BUDGET_MB || Math.floor(memoryLimitBytes() / 4 / 2 ** 20)) * 2 ** 20,
+      perUserLimit: vars.IMAGE_USER_LIMIT || imageConcurrency,
+      uploadTimeoutSeconds: vars.IMAGE_UPLOAD_TIMEOUT_SECONDS,
     },
+    loginConcurrency: vars.LOGIN_CONCURRENCY,
+    downloads: {
+      idleTimeoutSeconds: vars.DOWNLOAD_IDLE_TIMEOUT_SECONDS,
+      perUser: vars.DOWNLOADS_PER_USER,
+      perLink: vars.DOWNLOADS_PER_LINK,
+    },
+    publicBaseUrl: vars.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
     logLevel: vars.LOG_LEVEL,
     trustProxy: vars.TRUST_PROXY,
     sweeper: {
@@ -126,6 +160,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     },
   });
   return { config, warnings };
+}
+
+/**
+ * The memory this process may use: the container's limit (cgroup v2, then v1) when there is one,
+ * else the machine's.
+ */
+function memoryLimitBytes(): number {
+  const machine = totalmem();
+  for (const file of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
+    try {
+      const limit = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isFinite(limit) && limit > 0 && limit < machine) return limit;
+    } catch {
+      // no such controller here
+    }
+  }
+  return machine;
 }
 
 function parseDatabaseUrl(url: string | undefined, storageDir: string): DatabaseConfig {

@@ -120,6 +120,56 @@ export class EnvironmentVariables {
   @Min(1, { message: 'must be a whole number of seconds, at least 1' })
   IMAGE_TIMEOUT_SECONDS = 30;
 
+  /** Working memory all images in progress may reserve; 0 means a quarter of the memory limit. */
+  @Integer()
+  @IsInt({ message: 'must be a whole number of MiB (0: a quarter of the memory limit)' })
+  @Min(0, { message: 'must be a whole number of MiB (0: a quarter of the memory limit)' })
+  IMAGE_MEMORY_BUDGET_MB = 0;
+
+  /** Image requests one user may have holding or waiting for a slot; 0 means IMAGE_CONCURRENCY. */
+  @Integer()
+  @IsInt({ message: 'must be the number of image requests per user (0: IMAGE_CONCURRENCY)' })
+  @Min(0, { message: 'must be the number of image requests per user (0: IMAGE_CONCURRENCY)' })
+  IMAGE_USER_LIMIT = 0;
+
+  @Integer()
+  @IsInt({ message: 'must be a whole number of seconds, at least 1' })
+  @Min(1, { message: 'must be a whole number of seconds, at least 1' })
+  IMAGE_UPLOAD_TIMEOUT_SECONDS = 60;
+
+  /** Password verifications (argon2) at once; more wait briefly, then get 503. */
+  @Integer()
+  @IsInt({ message: 'must be a positive integer' })
+  @Min(1, { message: 'must be a positive integer' })
+  LOGIN_CONCURRENCY = 2;
+
+  @Integer()
+  @IsInt({ message: 'must be a whole number of seconds, at least 1' })
+  @Min(1, { message: 'must be a whole number of seconds, at least 1' })
+  UPLOAD_IDLE_TIMEOUT_SECONDS = 60;
+
+  @Integer()
+  @IsInt({ message: 'must be a whole number of seconds, at least 1' })
+  @Min(1, { message: 'must be a whole number of seconds, at least 1' })
+  DOWNLOAD_IDLE_TIMEOUT_SECONDS = 60;
+
+  @Integer()
+  @IsInt({ message: 'must be a positive integer' })
+  @Min(1, { message: 'must be a positive integer' })
+  DOWNLOADS_PER_USER = 256;
+
+  @Integer()
+  @IsInt({ message: 'must be a positive integer' })
+  @Min(1, { message: 'must be a positive integer' })
+  DOWNLOADS_PER_LINK = 64;
+
+  /** Where clients reach the service, e.g. https://files.example.com: signed links are built on it. */
+  @IsOptional()
+  @Matches(/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/, {
+    message: 'must be an http(s) URL without query or fragment, e.g. https://files.example.com',
+  })
+  PUBLIC_BASE_URL?: string;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     message: 'must be one of fatal, error, warn, info, debug, trace, silent',
   })
@@ -135,9 +185,10 @@ export class EnvironmentVariables {
   @Min(1, { message: 'must be a whole number of seconds, at least 1' })
   SWEEP_INTERVAL_SECONDS = 900;
 
+  /** At least a minute: a commit in flight is never younger than the sweep's cut-off by less. */
   @Integer()
-  @IsInt({ message: 'must be a whole number of seconds (0 or more)' })
-  @Min(0, { message: 'must be a whole number of seconds (0 or more)' })
+  @IsInt({ message: 'must be a whole number of seconds, at least 60' })
+  @Min(60, { message: 'must be a whole number of seconds, at least 60' })
   SWEEP_MIN_AGE_SECONDS = 3600;
 }
 

@@ -9,7 +9,7 @@ import type { Response } from 'express';
 import { finalize, type Observable } from 'rxjs';
 import { RetryLaterException } from '../common/http-exceptions.js';
 import { AppConfig } from '../config/app-config.js';
-import { ConcurrencyGate, GateBusyError } from './concurrency-gate.js';
+import { ConcurrencyGate, GateBusyError } from '../common/concurrency-gate.js';
 
 /** The gate in front of image work: IMAGE_CONCURRENCY slots, IMAGE_QUEUE_LIMIT waiting. */
 @Injectable()
