@@ -402,7 +402,12 @@ describe('images under a size limit', () => {
 describe('the image gate', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await TestApp.start('sqlite', { IMAGE_CONCURRENCY: '1', IMAGE_QUEUE_LIMIT: '1' });
+    // One user sends the whole burst: IMAGE_USER_LIMIT lets all of it reach the queue.
+    t = await TestApp.start('sqlite', {
+      IMAGE_CONCURRENCY: '1',
+      IMAGE_QUEUE_LIMIT: '1',
+      IMAGE_USER_LIMIT: '12',
+    });
   });
   afterAll(() => t.close());
 

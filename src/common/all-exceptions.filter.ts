@@ -1,7 +1,15 @@
 import { STATUS_CODES } from 'node:http';
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Logger,
+} from '@nestjs/common';
 import type { Response } from 'express';
-import { HttpExceptionWithHeaders } from './http-exceptions.js';
+import { GateBusyError } from './concurrency-gate.js';
+import { HttpExceptionWithHeaders, RetryLaterException } from './http-exceptions.js';
 
 interface ErrorBody {
   statusCode: number;
@@ -29,7 +37,8 @@ const REPRESENTATION_HEADERS = [
 export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('Exceptions');
 
-  catch(exception: unknown, host: ArgumentsHost): void {
+  catch(error: unknown, host: ArgumentsHost): void {
+    const exception = toHttpException(error);
     const http = host.switchToHttp();
     const response = http.getResponse<Response>();
     const body = toErrorBody(exception);
@@ -50,8 +59,24 @@ export class AllExceptionsFilter implements ExceptionFilter {
       for (const [name, value] of Object.entries(exception.headers))
         response.setHeader(name, value);
     }
+    // RFC 9110: every 401 names the scheme that would be accepted.
+    if (body.statusCode === 401 && !response.hasHeader('WWW-Authenticate')) {
+      response.setHeader('WWW-Authenticate', 'Bearer');
+    }
     response.status(body.statusCode).json(body);
   }
+}
+
+/** Errors of the service's own that mean a status of their own. */
+function toHttpException(error: unknown): unknown {
+  if (error instanceof GateBusyError) {
+    return new RetryLaterException(
+      HttpStatus.SERVICE_UNAVAILABLE,
+      error.message,
+      error.retryAfterSeconds,
+    );
+  }
+  return error;
 }
 
 function toErrorBody(exception: unknown): ErrorBody {

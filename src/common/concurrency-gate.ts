@@ -1,44 +1,62 @@
-/** No slot is free and the queue is full, or the wait for a slot ran out. */
+/**
+ * No capacity is free and the queue is full, or the wait for capacity ran out: overload, which
+ * `AllExceptionsFilter` answers with 503 and `Retry-After`.
+ */
 export class GateBusyError extends Error {
-  constructor(readonly retryAfterSeconds: number) {
-    super('busy');
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
   }
 }
 
 export type Release = () => void;
 
 interface Waiter {
+  weight: number;
   grant: (release: Release) => void;
   fail: (error: Error) => void;
 }
 
 /**
- * At most `slots` holders at once; at most `queueLimit` more waiting, each at most `maxWaitMs`.
- * Whoever cannot wait is told when to come back, from how long a slot has lately been held.
+ * A weighted semaphore with a bounded, first-in first-out queue: holders take `weight` units of
+ * `capacity` (one each by default, so the gate counts holders), at most `queueLimit` more wait,
+ * each at most `maxWaitMs`. Whoever cannot wait is told when to come back, from how long capacity
+ * has lately been held. The head of the queue is never overtaken, so a heavy waiter is not
+ * starved by a stream of light ones.
  */
 export class ConcurrencyGate {
-  private active = 0;
+  private used = 0;
+  private holders = 0;
   private readonly waiting: Waiter[] = [];
-  /** Moving average of how long a slot is held, for Retry-After. */
+  /** Moving average of how long a grant is held, for Retry-After. */
   private averageHoldMs = 1000;
 
   constructor(
-    readonly slots: number,
+    readonly capacity: number,
     readonly queueLimit: number,
     readonly maxWaitMs: number,
+    /** What a refused caller is told: what is busy, and to try again. */
+    private readonly busyMessage = 'the service is busy: try again shortly',
   ) {}
 
   /**
-   * Resolves with a release function once a slot is free.
+   * Resolves with a release function once `weight` units are free.
+   * @throws RangeError when `weight` exceeds the whole capacity (it could never be granted)
    * @throws GateBusyError when the queue is full or the wait exceeds `maxWaitMs`
    * @throws the signal's reason when `signal` aborts while waiting
    */
-  acquire(signal?: AbortSignal): Promise<Release> {
+  acquire(signal?: AbortSignal, weight = 1): Promise<Release> {
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
-    if (this.active < this.slots) return Promise.resolve(this.grant());
+    if (weight > this.capacity) {
+      return Promise.reject(new RangeError(`${weight} is more than the capacity ${this.capacity}`));
+    }
+    if (this.waiting.length === 0 && this.fits(weight)) return Promise.resolve(this.grant(weight));
     if (this.waiting.length >= this.queueLimit) return Promise.reject(this.busy());
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
+        weight,
         grant: (release) => {
           cleanUp();
           resolve(release);
@@ -46,6 +64,8 @@ export class ConcurrencyGate {
         fail: (error) => {
           cleanUp();
           this.waiting.splice(this.waiting.indexOf(waiter), 1);
+          // Leaving may unblock those behind a heavy head of the queue.
+          this.grantWaiters();
           reject(error);
         },
       };
@@ -60,31 +80,46 @@ export class ConcurrencyGate {
     });
   }
 
-  get stats(): { active: number; waiting: number } {
-    return { active: this.active, waiting: this.waiting.length };
+  /** `active`: holders now; `waiting`: in the queue; `used`: units held (= active when unweighted). */
+  get stats(): { active: number; waiting: number; used: number } {
+    return { active: this.holders, waiting: this.waiting.length, used: this.used };
   }
 
-  private grant(): Release {
-    this.active++;
+  private fits(weight: number): boolean {
+    return this.used + weight <= this.capacity;
+  }
+
+  private grant(weight: number): Release {
+    this.used += weight;
+    this.holders++;
     const since = Date.now();
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.averageHoldMs = 0.8 * this.averageHoldMs + 0.2 * (Date.now() - since);
-      const next = this.waiting.shift();
-      if (next) {
-        // The slot passes straight to the next in line.
-        this.active--;
-        next.grant(this.grant());
-      } else {
-        this.active--;
-      }
+      this.used -= weight;
+      this.holders--;
+      this.grantWaiters();
     };
   }
 
+  /** Grants the head of the queue for as long as it fits. */
+  private grantWaiters(): void {
+    while (this.waiting.length > 0 && this.fits(this.waiting[0].weight)) {
+      const next = this.waiting.shift()!;
+      next.grant(this.grant(next.weight));
+    }
+  }
+
+  /** Whole seconds, at least one, until the queue has likely moved on by one more place. */
+  retryAfterSeconds(): number {
+    const holders = Math.max(1, this.holders);
+    const seconds = (this.averageHoldMs * (this.waiting.length + 1)) / holders / 1000;
+    return Math.max(1, Math.ceil(seconds));
+  }
+
   private busy(): GateBusyError {
-    const seconds = (this.averageHoldMs * (this.waiting.length + 1)) / this.slots / 1000;
-    return new GateBusyError(Math.max(1, Math.ceil(seconds)));
+    return new GateBusyError(this.busyMessage, this.retryAfterSeconds());
   }
 }

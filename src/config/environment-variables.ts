@@ -120,6 +120,12 @@ export class EnvironmentVariables {
   @Min(1, { message: 'must be a whole number of seconds, at least 1' })
   IMAGE_TIMEOUT_SECONDS = 30;
 
+  /** AVIF's encoder needs about 40 bytes a pixel: its output has a pixel cap of its own. */
+  @Integer()
+  @IsInt({ message: 'must be a positive integer (pixels)' })
+  @Min(1, { message: 'must be a positive integer (pixels)' })
+  IMAGE_MAX_AVIF_PIXELS = 16_777_216;
+
   /** Working memory all images in progress may reserve; 0 means a quarter of the memory limit. */
   @Integer()
   @IsInt({ message: 'must be a whole number of MiB (0: a quarter of the memory limit)' })

@@ -12,6 +12,8 @@ import sharp, {
 } from 'sharp';
 import { AppConfig } from '../config/app-config.js';
 import { INPUT_FORMATS, OUTPUT_TYPES, type OutputFormat } from './image-formats.js';
+import { ImageMemoryBudget } from './image-gate.js';
+import { estimateWorkingMemory, type ImageHeader } from './image-memory.js';
 
 export interface BlurOptions {
   sigma: number;
@@ -27,11 +29,15 @@ export interface BlurredImage {
 
 /**
  * The one class that touches sharp (libvips). Hostile input is refused before any pixel is
- * decoded: the format comes from the bytes, the size from the header.
+ * decoded: the format comes from the bytes, the size from the header, and the memory the work
+ * will take is reserved out of the image memory budget before it starts.
  */
 @Injectable()
 export class ImageProcessor {
-  constructor(private readonly config: AppConfig) {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly memory: ImageMemoryBudget,
+  ) {
     // Every image is processed once: libvips' operation cache would only hold memory.
     sharp.cache(false);
     // One libvips thread per image: the gate already runs one image per core (IMAGE_CONCURRENCY),
@@ -52,33 +58,25 @@ export class ImageProcessor {
         `not a JPEG, PNG, WebP, AVIF or GIF image${detected ? ` (the bytes are ${detected.mime})` : ''}`,
       );
     }
-    const { maxPixels, timeoutSeconds } = this.config.images;
-    // The header alone: read without sharp's own pixel limit, which would refuse it unexplained.
-    const {
-      width = 0,
-      height = 0,
-      hasAlpha,
-    } = await sharp(input, { limitInputPixels: false })
-      .metadata()
-      .catch(() => {
-        throw new UnprocessableEntityException('the image cannot be decoded');
-      });
-    if (width * height > maxPixels) {
-      throw new UnprocessableEntityException(
-        `the image has ${width}×${height} pixels, more than MAX_IMAGE_PIXELS (${maxPixels})`,
-      );
-    }
-
+    const { timeoutSeconds } = this.config.images;
     const output = format ?? inputFormat;
-    let pipeline = sharp(input, { limitInputPixels: maxPixels, failOn: 'warning', pages: 1 })
-      .autoOrient()
-      .blur(sigma);
-    // JPEG has no alpha: transparent pixels become white, not black.
-    if (output === 'jpeg' && hasAlpha) pipeline = pipeline.flatten({ background: '#ffffff' });
-    pipeline = pipeline
-      .toFormat(output, ENCODER_OPTIONS[output])
-      .timeout({ seconds: timeoutSeconds });
+    const header = await readHeader(input);
+    const release = await this.reserveMemory(header, output);
     try {
+      let pipeline = sharp(input, {
+        limitInputPixels: this.config.images.maxPixels,
+        failOn: 'warning',
+        pages: 1,
+      })
+        .autoOrient()
+        .blur(sigma);
+      // JPEG has no alpha: transparent pixels become white, not black.
+      if (output === 'jpeg' && header.hasAlpha) {
+        pipeline = pipeline.flatten({ background: '#ffffff' });
+      }
+      pipeline = pipeline
+        .toFormat(output, ENCODER_OPTIONS[output])
+        .timeout({ seconds: timeoutSeconds });
       // Metadata (EXIF, GPS, XMP) is not copied: sharp strips it unless asked to keep it.
       return { data: await pipeline.toBuffer(), ...OUTPUT_TYPES[output] };
     } catch (error) {
@@ -87,8 +85,59 @@ export class ImageProcessor {
           ? `processing the image took longer than ${timeoutSeconds} s`
           : 'the image cannot be decoded',
       );
+    } finally {
+      release();
     }
   }
+
+  /**
+   * Checks the image's size against the pixel caps and the memory budget, then waits until the
+   * budget has room for it.
+   * @throws UnprocessableEntityException when the image could never be processed here
+   * @throws GateBusyError (503) when the budget stays full for IMAGE_QUEUE_TIMEOUT_MS
+   */
+  private async reserveMemory(header: ImageHeader, output: OutputFormat): Promise<() => void> {
+    const { maxPixels, maxAvifPixels } = this.config.images;
+    const { width, height } = header;
+    const size = `${width}×${height} pixels`;
+    if (width * height > maxPixels) {
+      throw new UnprocessableEntityException(
+        `the image has ${size}, more than MAX_IMAGE_PIXELS (${maxPixels})`,
+      );
+    }
+    if (output === 'avif' && width * height > maxAvifPixels) {
+      throw new UnprocessableEntityException(
+        `the image has ${size}, more than IMAGE_MAX_AVIF_PIXELS (${maxAvifPixels}) for AVIF ` +
+          'output: ask for webp, jpeg or png',
+      );
+    }
+    const needed = estimateWorkingMemory(header, output);
+    if (needed > this.memory.capacity) {
+      throw new UnprocessableEntityException(
+        `blurring this image (${size}) into ${output} needs about ${mebibytes(needed)} MiB, more ` +
+          `than IMAGE_MEMORY_BUDGET_MB (${mebibytes(this.memory.capacity)}) allows`,
+      );
+    }
+    return this.memory.acquire(undefined, needed);
+  }
+}
+
+/** The header alone: read without sharp's own pixel limit, which would refuse it unexplained. */
+async function readHeader(input: Buffer): Promise<ImageHeader> {
+  const {
+    width = 0,
+    height = 0,
+    hasAlpha = false,
+  } = await sharp(input, { limitInputPixels: false })
+    .metadata()
+    .catch(() => {
+      throw new UnprocessableEntityException('the image cannot be decoded');
+    });
+  return { width, height, hasAlpha };
+}
+
+function mebibytes(bytes: number): number {
+  return Math.ceil(bytes / 2 ** 20);
 }
 
 /**

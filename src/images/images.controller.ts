@@ -39,7 +39,7 @@ import { ParseIdPipe } from '../common/parse-id.pipe.js';
 import { FileDto } from '../files/dto/file.dto.js';
 import { blurredName } from './blurred-name.js';
 import { BlurQueryDto } from './dto/blur-query.dto.js';
-import { ImageGateInterceptor } from './image-gate.js';
+import { ImageAdmissionInterceptor } from './image-gate.js';
 import { ImageProcessor } from './image-processor.js';
 import { ImagesService } from './images.service.js';
 
@@ -76,7 +76,7 @@ export class ImagesController {
 
   @Post('images/blur')
   @HttpCode(200)
-  @UseInterceptors(ImageGateInterceptor, FileInterceptor('image'))
+  @UseInterceptors(ImageAdmissionInterceptor, FileInterceptor('image'))
   @ApiOperation({ summary: 'Blur an uploaded image, in memory, and get the result back' })
   @ApiConsumes('multipart/form-data')
   @ApiBody({
@@ -103,7 +103,7 @@ export class ImagesController {
   }
 
   @Post('files/:id/blur')
-  @UseInterceptors(ImageGateInterceptor)
+  @UseInterceptors(ImageAdmissionInterceptor)
   @ApiOperation({ summary: 'Blur a stored image into a new stored file of yours' })
   @ApiCreatedResponse({ type: FileDto, description: '`Location: /files/{id}` of the new file' })
   @ApiNotFoundResponse({ type: ErrorDto })

@@ -3,7 +3,7 @@ import { MulterModule } from '@nestjs/platform-express';
 import { memoryStorage } from 'multer';
 import { AppConfig } from '../config/app-config.js';
 import { FilesModule } from '../files/files.module.js';
-import { ImageGate, ImageGateInterceptor } from './image-gate.js';
+import { ImageAdmissionInterceptor, ImageGate, ImageMemoryBudget } from './image-gate.js';
 import { ImageProcessor } from './image-processor.js';
 import { ImagesController } from './images.controller.js';
 import { ImagesService } from './images.service.js';
@@ -29,6 +29,12 @@ import { ImagesService } from './images.service.js';
     }),
   ],
   controllers: [ImagesController],
-  providers: [ImageProcessor, ImagesService, ImageGate, ImageGateInterceptor],
+  providers: [
+    ImageProcessor,
+    ImagesService,
+    ImageAdmissionInterceptor,
+    ImageGate,
+    ImageMemoryBudget,
+  ],
 })
 export class ImagesModule {}
