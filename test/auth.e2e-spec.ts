@@ -37,6 +37,14 @@ describe.each(DIALECTS)('auth (%s)', (dialect) => {
       });
     });
 
+    it('names the Bearer scheme on a wrong-password 401 (RFC 9110: every 401 does)', async () => {
+      const wrong = await t.http
+        .post('/auth/login')
+        .send({ ...ADMIN, password: 'wrong' })
+        .expect(401);
+      expect(wrong.headers['www-authenticate']).toBe('Bearer');
+    });
+
     it.each([
       ['a missing password', { username: 'admin' }],
       ['a number for a name', { username: 42, password: 'x' }],
@@ -187,6 +195,20 @@ describe.each(DIALECTS)('login rate limits (%s)', (dialect) => {
     await t.http.post('/auth/login').send({ username: 'someone', password: 'x' }).expect(401);
   });
 
+  it('counts a burst of wrong passwords as it arrives, not once verified: 10 × 401, 40 × 429', async () => {
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        t.http.post('/auth/login').send({ ...ADMIN, password: `wrong-${i}` }),
+      ),
+    );
+    const statuses = responses.map((response) => response.status);
+    expect(statuses.filter((status) => status === 401)).toHaveLength(10);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(40);
+    for (const refused of responses.filter((response) => response.status === 429)) {
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(800);
+    }
+  });
+
   it('does not count successful logins', async () => {
     for (let i = 0; i < 9; i++) {
       await t.http
@@ -194,6 +216,7 @@ describe.each(DIALECTS)('login rate limits (%s)', (dialect) => {
         .send({ ...ADMIN, password: `wrong-${i}` })
         .expect(401);
     }
+    // Each attempt is counted before it is verified: a success must be taken back, every time.
     for (let i = 0; i < 5; i++) await t.http.post('/auth/login').send(ADMIN).expect(200);
     await t.http
       .post('/auth/login')

@@ -19,6 +19,19 @@ describe.each(DIALECTS)('operations (%s)', (dialect) => {
     });
   });
 
+  it('GET /health/ready is public and checks what /health checks', async () => {
+    const { body } = await t.http.get('/health/ready').expect(200);
+    expect(body).toMatchObject({
+      status: 'ok',
+      details: { database: { status: 'up' }, storage: { status: 'up' } },
+    });
+  });
+
+  it('GET /health/live is public and 200 without checking any dependency', async () => {
+    const { body } = await t.http.get('/health/live').expect(200);
+    expect(body).toEqual({ status: 'ok', info: {}, error: {}, details: {} });
+  });
+
   it("answers an unknown route with a 404 in Nest's JSON shape", async () => {
     const { body } = await t.http.get('/no/such/route').expect(404).expect('Content-Type', /json/);
     expect(body).toEqual({
@@ -68,6 +81,8 @@ describe.each(DIALECTS)('operations (%s)', (dialect) => {
         '/admin/users',
         '/admin/users/{id}',
         '/health',
+        '/health/live',
+        '/health/ready',
         '/files',
         '/files/{id}',
         '/files/{id}/download',
@@ -113,17 +128,24 @@ describe.each(DIALECTS)('/health when a dependency is down (%s)', (dialect) => {
     // A file where the temp folder belongs: nothing can be created there, even by root.
     await rm(join(t.config.storageDir, 'tmp'), { recursive: true, force: true });
     await writeFile(join(t.config.storageDir, 'tmp'), 'not a folder');
-    const { body } = await t.http.get('/health').expect(503);
-    expect(body).toMatchObject({
-      statusCode: 503,
-      error: 'Service Unavailable',
-      details: { storage: { status: 'down' }, database: { status: 'up' } },
-    });
+    for (const path of ['/health', '/health/ready']) {
+      const { body } = await t.http.get(path).expect(503);
+      expect(body).toMatchObject({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        details: { storage: { status: 'down' }, database: { status: 'up' } },
+      });
+    }
+    // A restart would not mend the disk: the process itself is still live.
+    await t.http.get('/health/live').expect(200);
   });
 
   it('is 503 when the database is gone', async () => {
     await t.app.get(Database).destroy();
-    const { body } = await t.http.get('/health').expect(503);
-    expect(body).toMatchObject({ statusCode: 503, details: { database: { status: 'down' } } });
+    for (const path of ['/health', '/health/ready']) {
+      const { body } = await t.http.get(path).expect(503);
+      expect(body).toMatchObject({ statusCode: 503, details: { database: { status: 'down' } } });
+    }
+    await t.http.get('/health/live').expect(200);
   });
 });

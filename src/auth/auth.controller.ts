@@ -4,6 +4,7 @@ import {
   ApiBearerAuth,
   ApiOkResponse,
   ApiOperation,
+  ApiServiceUnavailableResponse,
   ApiTags,
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
@@ -33,6 +34,10 @@ export class AuthController {
     description:
       'More than 10 failed logins for this username from this address in 15 minutes, or more ' +
       'than 60 login attempts from this address in a minute. `Retry-After` says when to retry.',
+  })
+  @ApiServiceUnavailableResponse({
+    type: ErrorDto,
+    description: 'Too many logins are being checked at once. `Retry-After` says when to retry.',
   })
   async login(@Body() { username, password }: LoginDto, @Ip() client: string): Promise<TokenDto> {
     const { token, expiresInSeconds } = await this.auth.login(username, password, client);

@@ -1,10 +1,12 @@
 import { HttpStatus, Injectable, UnauthorizedException } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { AppConfig } from '../config/app-config.js';
+import { ConcurrencyGate } from '../common/concurrency-gate.js';
 import { RetryLaterException } from '../common/http-exceptions.js';
 import type { AuthState } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
 import type { AccessTokenClaims } from './authenticated-user.js';
+import { clientAddressKey } from './client-address-key.js';
 import { SlidingWindowLimiter } from './sliding-window-limiter.js';
 
 export interface AccessToken {
@@ -12,38 +14,65 @@ export interface AccessToken {
   expiresInSeconds: number;
 }
 
+/** Logins that may wait for a password verification slot; past that, 503. */
+export const LOGIN_QUEUE_LIMIT = 64;
+/** Longest a login waits for a password verification slot before it is answered 503. */
+export const LOGIN_QUEUE_TIMEOUT_MS = 10_000;
+
 /**
  * Logins, and the two limits on them (API.md): 10 failed logins per username and client address
- * in 15 minutes, and 60 attempts per client address in a minute.
+ * in 15 minutes, and 60 attempts per client address in a minute. An IPv6 client address counts
+ * by its /64 (`clientAddressKey`).
  */
 @Injectable()
 export class AuthService {
   private readonly failuresPerClientAndName = new SlidingWindowLimiter(10, 15 * 60_000);
   private readonly attemptsPerClient = new SlidingWindowLimiter(60, 60_000);
+  /**
+   * argon2 runs on libuv's thread pool, which every file read and write also needs: a burst of
+   * logins must not take all of it.
+   */
+  private readonly verifications: ConcurrencyGate;
 
   constructor(
     private readonly users: UsersService,
     private readonly jwt: JwtService,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.verifications = new ConcurrencyGate(
+      config.loginConcurrency,
+      LOGIN_QUEUE_LIMIT,
+      LOGIN_QUEUE_TIMEOUT_MS,
+      'too many logins are being checked: try again shortly',
+    );
+  }
 
   /** Checks a username and password from `client` (its address) and issues a token. */
   async login(username: string, password: string, client: string): Promise<AccessToken> {
-    const clientAndName = `${client} ${username}`;
+    const clientKey = clientAddressKey(client);
+    const clientAndName = `${clientKey} ${username}`;
     this.refuseWhileLimited(
-      this.attemptsPerClient.retryAfterSeconds(client),
+      this.attemptsPerClient.retryAfterSeconds(clientKey),
       'too many login attempts from this address: try again later',
     );
     this.refuseWhileLimited(
       this.failuresPerClientAndName.retryAfterSeconds(clientAndName),
       'too many failed logins for this username: try again later',
     );
-    this.attemptsPerClient.record(client);
-    const user = await this.users.verifyCredentials(username, password);
-    if (!user) {
-      this.failuresPerClientAndName.record(clientAndName);
-      throw new UnauthorizedException('wrong username or password');
+    this.attemptsPerClient.record(clientKey);
+    // Counted as a failure until the password proves otherwise: were failures counted only once
+    // verified, a burst would pass the check above whole before the first verification answers.
+    const failure = this.failuresPerClientAndName.record(clientAndName);
+    let user: AuthState | null;
+    try {
+      user = await this.verifyCredentials(username, password);
+    } catch (error) {
+      // Not verified (too busy, or the database failed): not a failed login either.
+      this.failuresPerClientAndName.takeBack(clientAndName, failure);
+      throw error;
     }
+    if (!user) throw new UnauthorizedException('wrong username or password');
+    this.failuresPerClientAndName.takeBack(clientAndName, failure);
     return this.issueToken(user);
   }
 
@@ -55,6 +84,16 @@ export class AuthService {
     const claims: AccessTokenClaims = { sub: user.id, ver: user.tokenVersion };
     const token = await this.jwt.signAsync(claims, { expiresIn: expiresInSeconds });
     return { token, expiresInSeconds };
+  }
+
+  /** @throws GateBusyError when too many logins wait already, or this one waited too long */
+  private async verifyCredentials(username: string, password: string): Promise<AuthState | null> {
+    const release = await this.verifications.acquire();
+    try {
+      return await this.users.verifyCredentials(username, password);
+    } finally {
+      release();
+    }
   }
 
   private refuseWhileLimited(retryAfterSeconds: number, message: string): void {

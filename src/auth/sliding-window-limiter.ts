@@ -19,12 +19,27 @@ export class SlidingWindowLimiter {
     return Math.max(1, Math.ceil((recent[0] + this.windowMs - Date.now()) / 1000));
   }
 
-  record(key: string): void {
-    const recent = [...this.recent(key), Date.now()].slice(-this.limit);
+  /** Records an event for `key` now; returns its time, which `takeBack` needs. */
+  record(key: string): number {
+    const now = Date.now();
+    const recent = [...this.recent(key), now].slice(-this.limit);
     this.events.delete(key);
     // Maps iterate in insertion order: the first key is the one least recently recorded.
     if (this.events.size >= this.maxKeys) this.events.delete(this.events.keys().next().value!);
     this.events.set(key, recent);
+    return now;
+  }
+
+  /**
+   * Forgets the event `record` returned `time` for: it turned out not to count. Does nothing when
+   * that event is gone already (out of the window, or its key forgotten).
+   */
+  takeBack(key: string, time: number): void {
+    const recent = this.events.get(key);
+    const index = recent?.lastIndexOf(time) ?? -1;
+    if (!recent || index === -1) return;
+    recent.splice(index, 1);
+    if (recent.length === 0) this.events.delete(key);
   }
 
   private recent(key: string): number[] {

@@ -28,12 +28,42 @@ export class HealthController {
   @Public()
   @Get()
   @HealthCheck()
-  @ApiOperation({ summary: 'Whether the registry database and the storage are usable' })
+  @ApiOperation({
+    summary: 'Whether the registry database and the storage are usable (as /health/ready)',
+  })
   @ApiServiceUnavailableResponse({
     type: ErrorDto,
     description: 'A dependency is down; `details` says which',
   })
   check() {
+    return this.readiness();
+  }
+
+  /**
+   * Touches no dependency: an orchestrator restarts a process that fails liveness, and a restart
+   * cannot mend a database or a disk.
+   */
+  @Public()
+  @Get('live')
+  @HealthCheck()
+  @ApiOperation({ summary: 'Whether the process answers at all (no database or storage check)' })
+  live() {
+    return this.health.check([]);
+  }
+
+  @Public()
+  @Get('ready')
+  @HealthCheck()
+  @ApiOperation({ summary: 'Whether the registry database and the storage are usable' })
+  @ApiServiceUnavailableResponse({
+    type: ErrorDto,
+    description: 'A dependency is down; `details` says which',
+  })
+  ready() {
+    return this.readiness();
+  }
+
+  private readiness() {
     return this.health.check([() => this.database(), () => this.storage()]);
   }
 

@@ -50,7 +50,8 @@ export class AdminUsersController {
   @ApiOperation({
     summary: "Change a user's password or role",
     description:
-      'Tokens issued before the change stop working (within 60 seconds on every instance).',
+      'Tokens issued before the change stop working: at once on this instance, within 30 seconds ' +
+      'on the others.',
   })
   @ApiOkResponse({ type: UserDto })
   @ApiNotFoundResponse({ type: ErrorDto })
