@@ -98,6 +98,18 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
       expect(octets.body.contentType).toBe('application/octet-stream');
     });
 
+    it('stores bytes it does not recognise, declared with an invalid type, as octet-stream', async () => {
+      const bytes = Buffer.from('8f13d25a007ce109f0b3', 'hex');
+      const { body } = await upload(alice.token, bytes, {
+        filename: 'x.dat',
+        contentType: 'not a type',
+      }).expect(201);
+      expect(body.contentType).toBe('application/octet-stream');
+      const response = await download(body.id).expect(200);
+      expect(response.headers['content-type']).toBe('application/octet-stream');
+      expect(response.body).toEqual(bytes);
+    });
+
     it.each([
       ['résumé 2024 "final"\r\nX-Injected: 1.pdf', 'résumé 2024 "final"X-Injected: 1.pdf'],
       ['../../etc/passwd', 'passwd'],
@@ -109,6 +121,52 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
     ])('sanitises the filename %j to %j', async (sent, stored) => {
       const { body } = await upload(alice.token, NINE, { filename: sent }).expect(201);
       expect(body.filename).toBe(stored);
+    });
+
+    it.each([
+      ['', 'application/octet-stream'],
+      ['', 'text/plain'],
+      ['../', 'application/octet-stream'],
+      ['..', 'text/plain'],
+    ])(
+      'stores a part whose filename %j leaves nothing (declared %s), named `file`',
+      async (filename, contentType) => {
+        const { body } = await upload(alice.token, NINE, { filename, contentType }).expect(201);
+        expect(body).toMatchObject({ filename: 'file', size: 9, sha256: sha256(NINE) });
+        expect((await download(body.id).expect(200)).body).toEqual(NINE);
+      },
+    );
+
+    /** POST /files with one part named `file` whose header lines are exactly `headers`. */
+    function uploadRawPart(headers: string[], data: Buffer) {
+      const boundary = 'raw-part-boundary';
+      return t.http
+        .post('/files')
+        .auth(alice.token, { type: 'bearer' })
+        .set('Content-Type', `multipart/form-data; boundary=${boundary}`)
+        .send(
+          Buffer.concat([
+            Buffer.from(`--${boundary}\r\n${headers.join('\r\n')}\r\n\r\n`),
+            data,
+            Buffer.from(`\r\n--${boundary}--\r\n`),
+          ]),
+        );
+    }
+
+    it('stores a part named `file` without a filename, named `file`', async () => {
+      const { body } = await uploadRawPart(
+        ['Content-Disposition: form-data; name="file"', 'Content-Type: text/csv'],
+        Buffer.from('a,b\n'),
+      ).expect(201);
+      expect(body).toMatchObject({ filename: 'file', contentType: 'text/csv', size: 4 });
+    });
+
+    it('takes a part without a Content-Type for text/plain (RFC 7578)', async () => {
+      const { body } = await uploadRawPart(
+        ['Content-Disposition: form-data; name="file"; filename="notes"'],
+        NINE,
+      ).expect(201);
+      expect(body).toMatchObject({ filename: 'notes', contentType: 'text/plain' });
     });
 
     it('cuts a long filename to 255 bytes of UTF-8, keeping the extension', async () => {
@@ -128,6 +186,17 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
         .expect(400);
       expect(json.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
       await upload(alice.token, NINE, { field: 'other', filename: 'x.txt' }).expect(400);
+      expect(await listFiles(filesDir())).toEqual(before);
+      expect(await listFiles(tmpDir())).toEqual([]);
+    });
+
+    it('refuses a large file under another name with 400, keeping nothing', async () => {
+      const before = await listFiles(filesDir());
+      const response = await upload(alice.token, Buffer.alloc(16 * 1024 * 1024, 1), {
+        field: 'other',
+        filename: 'big.bin',
+      }).expect(400);
+      expect(response.body.message).toBe('Unexpected file field - other');
       expect(await listFiles(filesDir())).toEqual(before);
       expect(await listFiles(tmpDir())).toEqual([]);
     });
@@ -508,7 +577,7 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
 
     it('answers 410 to an expired link', async () => {
       const { SignedLinks } = await import('../src/files/links/signed-links.js');
-      const expired = t.app.get(SignedLinks).create(id, -10, 'attachment');
+      const expired = t.app.get(SignedLinks).create(id, -10, 'attachment', t.baseUrl);
       const response = await t.http.get(expired.path).expect(410);
       expect(response.body).toMatchObject({
         statusCode: 410,
@@ -526,6 +595,14 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
         .expect(201);
       await t.http.delete(`/files/${victim}`).auth(alice.token, { type: 'bearer' }).expect(204);
       await t.http.get(pathOf(body.url)).expect(404);
+    });
+
+    it('ignores X-Forwarded-Proto and -Host when no proxy is trusted', async () => {
+      const { body } = await createLink({})
+        .set('X-Forwarded-Proto', 'https')
+        .set('X-Forwarded-Host', 'files.example.org')
+        .expect(201);
+      expect(body.url).toMatch(new RegExp(`^${t.baseUrl}/files/${id}/signed-download\\?`));
     });
 
     it('is made only for a file the caller may see, with valid options', async () => {
@@ -560,6 +637,63 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
       await t.http.get(`/files/${id}`).auth(admin, { type: 'bearer' }).expect(404);
       expect(await listFiles(filesDir())).not.toContain(key);
     });
+  });
+});
+
+describe.each(DIALECTS)('signed link origins (%s)', (dialect) => {
+  /** An app started with `env`, a file in it, and a link to that file made with `headers`. */
+  async function linkFrom(env: Record<string, string>, headers: Record<string, string>) {
+    const t = await TestApp.start(dialect, env);
+    try {
+      const token = await t.adminToken();
+      const { body: file } = await t.upload(token, NINE).expect(201);
+      const { body: link } = await t.http
+        .post(`/files/${file.id}/links`)
+        .auth(token, { type: 'bearer' })
+        .set(headers)
+        .send({})
+        .expect(201);
+      return { t, id: file.id as string, url: new URL(link.url as string) };
+    } catch (error) {
+      await t.close();
+      throw error;
+    }
+  }
+
+  it('start with PUBLIC_BASE_URL whatever the request says, and work through its prefix', async () => {
+    const { t, id, url } = await linkFrom(
+      { PUBLIC_BASE_URL: 'https://files.example.com/base', TRUST_PROXY: '1' },
+      { Host: 'evil.example', 'X-Forwarded-Proto': 'http', 'X-Forwarded-Host': 'evil.example' },
+    );
+    try {
+      expect(url.href).toMatch(
+        new RegExp(`^https://files\\.example\\.com/base/files/${id}/signed-download\\?`),
+      );
+      // The proxy at PUBLIC_BASE_URL takes /base off before passing the request on.
+      const response = await t.http
+        .get(url.pathname.replace(/^\/base/, '') + url.search)
+        .buffer(true)
+        .parse(binaryParser)
+        .expect(200);
+      expect(response.body).toEqual(NINE);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("start with the proxy's X-Forwarded-Proto and -Host when TRUST_PROXY trusts it", async () => {
+    const { t, id, url } = await linkFrom(
+      { TRUST_PROXY: '1' },
+      { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'files.example.org' },
+    );
+    try {
+      expect(url.href).toMatch(
+        new RegExp(`^https://files\\.example\\.org/files/${id}/signed-download\\?`),
+      );
+      await t.http.get(url.pathname + url.search).expect(200);
+    } finally {
+      await t.close();
+    }
   });
 });
 

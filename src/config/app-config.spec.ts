@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from './app-config.js';
@@ -35,6 +35,45 @@ describe('loadConfig', () => {
       first.config.jwt.secret,
     );
     expect(first.warnings).toEqual([expect.stringContaining('JWT_SECRET is not set')]);
+  });
+
+  it('writes the generated secret readable by its owner only, whole, and nothing else', () => {
+    const { config } = loadConfig({ STORAGE_DIR: storageDir });
+    const file = join(storageDir, 'jwt-secret');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(Buffer.byteLength(readFileSync(file, 'utf8').trim())).toBeGreaterThanOrEqual(32);
+    expect(readFileSync(file, 'utf8')).toBe(`${config.jwt.secret}\n`);
+    // The temp file it was written through is gone.
+    expect(readdirSync(storageDir)).toEqual(['jwt-secret']);
+  });
+
+  it('keeps a secret file that is there already', () => {
+    const secret = 's'.repeat(40);
+    writeFileSync(join(storageDir, 'jwt-secret'), `${secret}\n`, { mode: 0o600 });
+    expect(loadConfig({ STORAGE_DIR: storageDir }).config.jwt.secret).toBe(secret);
+    expect(readFileSync(join(storageDir, 'jwt-secret'), 'utf8')).toBe(`${secret}\n`);
+  });
+
+  it.each([
+    ['empty', ''],
+    ['blank', ' \n'],
+    ['31 bytes', `${'s'.repeat(31)}\n`],
+  ])('refuses to start on a secret file that is %s, and leaves it alone', (_case, content) => {
+    const file = join(storageDir, 'jwt-secret');
+    writeFileSync(file, content, { mode: 0o600 });
+    let error: unknown;
+    try {
+      loadConfig({ STORAGE_DIR: storageDir });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      expect.stringMatching(
+        new RegExp(`^${file} holds a JWT secret of \\d+ bytes, fewer than the 32 required`),
+      ),
+    ]);
+    expect(readFileSync(file, 'utf8')).toBe(content);
   });
 
   it('uses JWT_SECRET when set, and derives a different key for download links', () => {

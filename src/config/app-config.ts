@@ -1,7 +1,16 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { EnvironmentVariables, SECRET_VARIABLES } from './environment-variables.js';
@@ -29,6 +38,8 @@ export class AppConfig {
   readonly images!: {
     readonly maxBytes: number;
     readonly maxPixels: number;
+    /** Most pixels of an image blurred into AVIF, whose encoder needs the most memory. */
+    readonly maxAvifPixels: number;
     /** Images processed at once (the concurrency gate's slots). */
     readonly concurrency: number;
     /** Images that may wait for a slot; past that, 503. */
@@ -107,7 +118,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
 
   const warnings: string[] = [];
   const storageDir = resolve(vars.STORAGE_DIR);
-  mkdirSync(storageDir, { recursive: true });
+  // Readable by the service's user alone: it holds password hashes, secrets and every stored file.
+  mkdirSync(storageDir, { recursive: true, mode: 0o700 });
 
   let jwtSecret = vars.JWT_SECRET;
   if (jwtSecret === undefined) {
@@ -136,13 +148,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     images: {
       maxBytes: vars.MAX_IMAGE_BYTES,
       maxPixels: vars.MAX_IMAGE_PIXELS,
+      maxAvifPixels: vars.IMAGE_MAX_AVIF_PIXELS,
       concurrency: imageConcurrency,
       queueLimit: vars.IMAGE_QUEUE_LIMIT === -1 ? 2 * imageConcurrency : vars.IMAGE_QUEUE_LIMIT,
       queueTimeoutMs: vars.IMAGE_QUEUE_TIMEOUT_MS,
       timeoutSeconds: vars.IMAGE_TIMEOUT_SECONDS,
       memoryBudgetBytes:
         (vars.IMAGE_MEMORY_BUDGET_MB || Math.floor(memoryLimitBytes() / 4 / 2 ** 20)) * 2 ** 20,
-      perUserLimit: vars.IMAGE_USER_LIMIT || imageConcurrency,
+      perUserLimit: vars.IMAGE_USER_LIMIT || 2 * imageConcurrency,
       uploadTimeoutSeconds: vars.IMAGE_UPLOAD_TIMEOUT_SECONDS,
     },
     loginConcurrency: vars.LOGIN_CONCURRENCY,
@@ -192,21 +205,85 @@ function describeValue(name: string, value: string | undefined): string {
   return ` (got ${JSON.stringify(value.replace(/\/\/[^@/]*@/, '//***@'))})`;
 }
 
+/** The least a generated or stored JWT secret may hold, as for JWT_SECRET. */
+const MIN_SECRET_BYTES = 32;
+
+/**
+ * The secret kept in `path`, generated there if there is none. Two processes starting at once on
+ * a fresh STORAGE_DIR end up with the same secret: whichever links its file first wins, and the
+ * other reads it.
+ * @throws ConfigError when the file holds fewer than 32 bytes (tokens would be signed with a
+ * guessable key)
+ */
 function loadOrCreateSecret(path: string): string {
+  return readSecret(path) ?? createSecret(path);
+}
+
+/** The secret in `path`, or undefined when there is no such file. */
+function readSecret(path: string): string | undefined {
+  let text: string;
   try {
-    return readFileSync(path, 'utf8').trim();
+    text = readFileSync(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  const secret = randomBytes(48).toString('base64url');
-  // 'wx': two processes starting at once must not overwrite each other's secret.
-  try {
-    writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST')
-      return readFileSync(path, 'utf8').trim();
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  chmodSync(path, 0o600);
+  const secret = text.trim();
+  const bytes = Buffer.byteLength(secret);
+  if (bytes < MIN_SECRET_BYTES) {
+    throw new ConfigError([
+      `${path} holds a JWT secret of ${bytes} bytes, fewer than the ${MIN_SECRET_BYTES} required: ` +
+        'set JWT_SECRET, or delete the file to have a new secret generated ' +
+        '(tokens issued so far then stop working)',
+    ]);
+  }
   return secret;
+}
+
+/**
+ * Writes a new secret to `path` without ever exposing a partial file or replacing an existing
+ * one: the whole secret goes to a temp file beside it, is fsynced, and is then hard-linked to
+ * `path`, which fails if `path` exists. A crash leaves either no secret or a whole one.
+ */
+function createSecret(path: string): string {
+  const secret = randomBytes(48).toString('base64url');
+  const dir = dirname(path);
+  const temp = join(dir, `.${basename(path)}-${randomBytes(8).toString('hex')}.tmp`);
+  try {
+    writeDurably(temp, `${secret}\n`);
+    try {
+      linkSync(temp, path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // Another process linked its secret first: everyone must sign with that one.
+      const theirs = readSecret(path);
+      if (theirs === undefined) throw error;
+      return theirs;
+    }
+    fsyncFolder(dir);
+    return secret;
+  } finally {
+    rmSync(temp, { force: true });
+  }
+}
+
+/** Creates `path` (never replacing a file) readable by its owner only, and fsyncs `text` into it. */
+function writeDurably(path: string, text: string): void {
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    writeFileSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A folder's entries survive a crash only once the folder itself is fsynced. */
+function fsyncFolder(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

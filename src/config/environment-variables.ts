@@ -132,10 +132,13 @@ export class EnvironmentVariables {
   @Min(0, { message: 'must be a whole number of MiB (0: a quarter of the memory limit)' })
   IMAGE_MEMORY_BUDGET_MB = 0;
 
-  /** Image requests one user may have holding or waiting for a slot; 0 means IMAGE_CONCURRENCY. */
+  /**
+   * Image requests one user may have holding or waiting for a slot; 0 means twice
+   * IMAGE_CONCURRENCY, which leaves others at least IMAGE_CONCURRENCY places by default.
+   */
   @Integer()
-  @IsInt({ message: 'must be the number of image requests per user (0: IMAGE_CONCURRENCY)' })
-  @Min(0, { message: 'must be the number of image requests per user (0: IMAGE_CONCURRENCY)' })
+  @IsInt({ message: 'must be the number of image requests per user (0: twice IMAGE_CONCURRENCY)' })
+  @Min(0, { message: 'must be the number of image requests per user (0: twice IMAGE_CONCURRENCY)' })
   IMAGE_USER_LIMIT = 0;
 
   @Integer()

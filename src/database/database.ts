@@ -1,4 +1,5 @@
 import { OnApplicationShutdown } from '@nestjs/common';
+import { closeSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import SQLite from 'better-sqlite3';
 import {
@@ -63,6 +64,7 @@ function createDialect(config: DatabaseConfig): Dialect {
   assertSqliteDriverFitsRuntime();
   return new SqliteDialect({
     database: () => {
+      createPrivately(config.file);
       const sqlite = withStatementCache(new SQLite(config.file));
       sqlite.pragma('journal_mode = WAL');
       // An acknowledged upload must survive a power cut, not only a crash of the process.
@@ -72,6 +74,15 @@ function createDialect(config: DatabaseConfig): Dialect {
       return Promise.resolve(sqlite);
     },
   });
+}
+
+/**
+ * Creates the SQLite file, if there is none, readable by its owner only: it holds password
+ * hashes, and SQLite would create it 0644. SQLite gives the -wal and -shm files it makes beside
+ * it the main file's permissions. An existing file keeps the mode it has.
+ */
+function createPrivately(file: string): void {
+  closeSync(openSync(file, 'a', 0o600));
 }
 
 /**

@@ -38,6 +38,7 @@ import { CreateLinkDto, LinkDto } from './dto/links.dto.js';
 import { ListFilesQueryDto } from './dto/list-files-query.dto.js';
 import { FilesService } from './files.service.js';
 import { SignedLinks } from './links/signed-links.js';
+import { FILE_PART_REWRITE_OPTIONS } from './upload/file-part-stream.js';
 import type { UploadedTempFile } from './upload/upload-storage-engine.js';
 
 @ApiTags('files')
@@ -51,14 +52,15 @@ export class FilesController {
   ) {}
 
   @Post()
-  @UseInterceptors(FileInterceptor('file'))
+  @UseInterceptors(FileInterceptor('file', FILE_PART_REWRITE_OPTIONS))
   @ApiOperation({
     summary: 'Upload a file (streamed to disk, never held in memory)',
     description:
       'One multipart part named `file`. `contentType` is what the bytes are when recognised, else the ' +
       "part's declared type when valid, else `application/octet-stream`; a part sent without a " +
       "Content-Type declares `text/plain` (RFC 7578). `filename` is the part's name decoded as " +
-      'UTF-8, reduced to its base name, without control characters or separators, at most 255 bytes.',
+      'UTF-8, reduced to its base name, without control characters or separators, at most 255 ' +
+      'bytes; `file` when nothing is left, or when the part has no filename.',
   })
   @ApiConsumes('multipart/form-data')
   @ApiBody({
@@ -130,6 +132,10 @@ export class FilesController {
   @Post(':id/links')
   @ApiOperation({
     summary: 'Make a signed link that downloads the file without a token until it expires',
+    description:
+      'The link starts with PUBLIC_BASE_URL when that is set; otherwise with the scheme and host ' +
+      'the request was sent to, taken from X-Forwarded-Proto and X-Forwarded-Host only when ' +
+      'TRUST_PROXY says a proxy is in front.',
   })
   @ApiCreatedResponse({ type: LinkDto })
   @ApiNotFoundResponse({ type: ErrorDto })
@@ -140,10 +146,8 @@ export class FilesController {
     @Req() req: Request,
   ): Promise<LinkDto> {
     await this.files.get(id, user);
-    const link = this.links.create(id, expiresIn, disposition);
-    return {
-      url: `${req.protocol}://${req.get('host')}${link.path}`,
-      expiresAt: link.expiresAt.toISOString(),
-    };
+    // Express reads X-Forwarded-Proto and -Host only from the TRUST_PROXY proxies in front.
+    const link = this.links.create(id, expiresIn, disposition, `${req.protocol}://${req.host}`);
+    return { url: link.url, expiresAt: link.expiresAt.toISOString() };
   }
 }

@@ -87,8 +87,14 @@ export class TempFileSweeper implements OnApplicationBootstrap, OnModuleDestroy 
     let removed = 0;
     let batch: string[] = [];
     const flush = async () => {
-      const named = await this.registry.existingKeys(batch);
-      for (const key of batch.filter((k) => !named.has(k) && !this.files.isCommitting(k))) {
+      // In-flight commits first, the registry after. A commit puts the bytes, inserts the row,
+      // then stops committing; a key the store listed has had its bytes put already, so a key
+      // not committing now has its row in place (seen by the query that follows) or its commit
+      // failed. Asked the other way round, a commit could land between query and check, and the
+      // bytes of a registered file would go.
+      const settled = batch.filter((key) => !this.files.isCommitting(key));
+      const named = await this.registry.existingKeys(settled);
+      for (const key of settled.filter((k) => !named.has(k))) {
         await this.store.remove(key);
         this.logger.log(`removed stored bytes that no registry entry names: ${key}`);
         removed++;

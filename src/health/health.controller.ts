@@ -83,8 +83,8 @@ export class HealthController {
     const dir = join(this.config.storageDir, 'tmp');
     const probe = join(dir, `health-${randomUUID()}`);
     try {
-      await mkdir(dir, { recursive: true });
-      await writeFile(probe, '');
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await writeFile(probe, '', { mode: 0o600 });
       await unlink(probe);
       return indicator.up();
     } catch {

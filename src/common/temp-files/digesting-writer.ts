@@ -32,7 +32,8 @@ const WRITE_BUFFER_BYTES = 1024 * 1024;
  * bytes as they pass. Memory stays at a few chunks plus the head, whatever the size.
  */
 export async function writeDigesting(source: Readable, path: string): Promise<WrittenFile> {
-  const file = await open(path, 'wx').catch((error: unknown) => {
+  // 0600: an upload is its owner's business, not that of other accounts on the machine.
+  const file = await open(path, 'wx', 0o600).catch((error: unknown) => {
     source.destroy(); // as the pipeline would: the upload's stream is not left half-read
     throw error;
   });

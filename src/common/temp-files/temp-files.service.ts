@@ -28,7 +28,7 @@ export class TempFiles {
 
   constructor(config: AppConfig) {
     this.dir = join(config.storageDir, 'tmp');
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
 
   /** Streams `source` into a new temp file of `request`, with its size and SHA-256. */

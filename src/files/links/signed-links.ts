@@ -4,8 +4,10 @@ import { AppConfig } from '../../config/app-config.js';
 import type { Disposition } from '../../common/content-disposition.js';
 
 export interface SignedLink {
-  /** Path and query of the link: `/files/{id}/signed-download?expires=…&disposition=…&signature=…`. */
+  /** Path and query as the service routes them: `/files/{id}/signed-download?expires=…&…`. */
   path: string;
+  /** What clients follow: `path` on PUBLIC_BASE_URL when it is set, else on the request's origin. */
+  url: string;
   expiresAt: Date;
 }
 
@@ -25,15 +27,26 @@ export interface SignedLinkQuery {
 export class SignedLinks {
   constructor(private readonly config: AppConfig) {}
 
-  create(fileId: string, expiresInSeconds: number, disposition: Disposition): SignedLink {
+  /**
+   * @param requestOrigin `scheme://host[:port]` the request for the link was sent to, as far as
+   * the service can tell; ignored when PUBLIC_BASE_URL is set, which a request cannot forge.
+   */
+  create(
+    fileId: string,
+    expiresInSeconds: number,
+    disposition: Disposition,
+    requestOrigin: string,
+  ): SignedLink {
     const expires = String(Math.floor(Date.now() / 1000) + expiresInSeconds);
     const query = new URLSearchParams({
       expires,
       disposition,
       signature: this.sign(fileId, expires, disposition),
     });
+    const path = `/files/${fileId}/signed-download?${query.toString()}`;
     return {
-      path: `/files/${fileId}/signed-download?${query.toString()}`,
+      path,
+      url: `${this.config.publicBaseUrl ?? requestOrigin}${path}`,
       expiresAt: new Date(Number(expires) * 1000),
     };
   }

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { mkdir, open, opendir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
 import { ByteRange, FileStore, StoredBytesMissingError } from './file-store.js';
 import { BufferPool, RecyclingReadStream, type ChunkConsumer } from './recycling-read-stream.js';
@@ -10,12 +10,23 @@ import { BufferPool, RecyclingReadStream, type ChunkConsumer } from './recycling
 /** 1 MiB reads: measured with plain Node on loopback, 64 KiB reads send a third as fast. */
 const READ_BUFFER_BYTES = 1024 * 1024;
 
+/** Owner only: stored files are their uploaders' business, not other accounts' on the machine. */
+const FOLDER_MODE = 0o700;
+
+/** `ab/cd/<uuid>`: the only names the service gives stored bytes. */
+const STORAGE_KEY = /^[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f-]{36}$/;
+
+function isStorageKey(key: string): boolean {
+  return STORAGE_KEY.test(key);
+}
+
 /**
  * Stored bytes on local disk, under STORAGE_DIR/files/<key>. Keys are made by the service
  * (sharded by UUID: `ab/cd/abcd…`), never by a client, and are checked to stay inside the folder.
  */
 @Injectable()
 export class LocalFileStore extends FileStore {
+  private readonly logger = new Logger(LocalFileStore.name);
   private readonly root: string;
   /** Idle buffers kept for the next downloads: 32 MiB at most. */
   private readonly pool = new BufferPool(READ_BUFFER_BYTES, 32);
@@ -23,14 +34,17 @@ export class LocalFileStore extends FileStore {
   constructor(config: AppConfig) {
     super();
     this.root = join(config.storageDir, 'files');
-    mkdirSync(this.root, { recursive: true });
+    mkdirSync(this.root, { recursive: true, mode: FOLDER_MODE });
   }
 
-  /** fsync the bytes, rename them into place (atomic), fsync the folder: then they survive a crash. */
+  /**
+   * fsync the bytes, rename them into place (atomic), fsync the folder: then they survive a crash.
+   * The file keeps the temp file's owner-only mode.
+   */
   async put(key: string, tempPath: string): Promise<void> {
     const path = this.pathOf(key);
     await syncPath(tempPath);
-    await mkdir(dirname(path), { recursive: true });
+    await mkdir(dirname(path), { recursive: true, mode: FOLDER_MODE });
     await rename(tempPath, path);
     await syncPath(dirname(path));
   }
@@ -57,15 +71,35 @@ export class LocalFileStore extends FileStore {
     await rm(this.pathOf(key), { force: true });
   }
 
+  /**
+   * Skips, with one warning per listing, files the service did not name (a `.DS_Store`, an rsync
+   * leftover): they are not stored bytes, so they are neither keys nor the sweeper's to remove.
+   */
   async *keys(): AsyncIterable<{ key: string; modifiedAt: Date }> {
-    for await (const path of walk(this.root)) {
-      const { mtime } = await stat(path).catch(() => ({ mtime: undefined }));
-      if (mtime) yield { key: relative(this.root, path).split(sep).join('/'), modifiedAt: mtime };
+    let strays = 0;
+    const examples: string[] = [];
+    try {
+      for await (const path of walk(this.root)) {
+        const key = relative(this.root, path).split(sep).join('/');
+        if (!isStorageKey(key)) {
+          if (strays++ < 5) examples.push(key);
+          continue;
+        }
+        const { mtime } = await stat(path).catch(() => ({ mtime: undefined }));
+        if (mtime) yield { key, modifiedAt: mtime };
+      }
+    } finally {
+      if (strays > 0) {
+        this.logger.warn(
+          `${strays} file(s) under ${this.root} are not stored files and were left alone ` +
+            `(${examples.join(', ')}${strays > examples.length ? ', …' : ''}); remove them by hand`,
+        );
+      }
     }
   }
 
   private pathOf(key: string): string {
-    if (!/^[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f-]{36}$/.test(key)) throw new Error(`not a storage key: ${key}`);
+    if (!isStorageKey(key)) throw new Error(`not a storage key: ${key}`);
     return join(this.root, key);
   }
 }
