@@ -1,6 +1,7 @@
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AppConfig } from '../config/app-config.js';
 import { StallSweeper, Transfer } from './stall-sweeper.js';
+import { hasBody } from './request-body.js';
 
 /**
  * Node's default, stated: it was derived from requestTimeout (the lesser of the two), and a slow
@@ -31,13 +32,6 @@ export function applyHttpServerTimeouts(server: Server, config: AppConfig): void
     request.once('close', () => sweeper.unwatch(body));
   });
   server.once('close', () => sweeper.stop());
-}
-
-function hasBody(request: IncomingMessage): boolean {
-  const length = request.headers['content-length'];
-  return (
-    request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
-  );
 }
 
 /**

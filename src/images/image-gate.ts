@@ -13,6 +13,7 @@ import { ConcurrencyGate } from '../common/concurrency-gate.js';
 import { HttpExceptionWithHeaders, RetryLaterException } from '../common/http-exceptions.js';
 import { AppConfig } from '../config/app-config.js';
 import { BlurQueryDto } from './dto/blur-query.dto.js';
+import { hasBody } from '../common/request-body.js';
 
 /** The slots of image work: IMAGE_CONCURRENCY at once, IMAGE_QUEUE_LIMIT waiting. */
 @Injectable()
@@ -139,11 +140,6 @@ export class ImageAdmissionInterceptor implements NestInterceptor {
       response.off('close', onClose);
     }
   }
-}
-
-function hasBody(request: Request): boolean {
-  const length = request.headers['content-length'];
-  return length === undefined ? request.headers['transfer-encoding'] !== undefined : length !== '0';
 }
 
 /**
