@@ -1,6 +1,6 @@
 // Load the rig does not generate, for bench/run.sh. Each prints one line of key=value pairs.
 //   node bench/scenarios.mjs downloads BASE TOKEN FILE_ID N     N concurrent downloads of one file
-//   node bench/scenarios.mjs burst BASE TOKEN IMAGE N            N blur requests at once, retried on 503
+//   node bench/scenarios.mjs burst BASE TOKEN IMAGE N            N blur requests at once, retried on 503 and 429
 //   node bench/scenarios.mjs hostile BASE TOKEN N                a 20000×20000 PNG header, N times in turn
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -80,7 +80,7 @@ if (command === 'downloads') {
         data,
       );
       statuses[status] = (statuses[status] ?? 0) + 1;
-      if (status !== 503) return status;
+      if (status !== 503 && status !== 429) return status;
       retries++;
       await new Promise((r) => setTimeout(r, retryAfter * 1000));
     }
@@ -88,7 +88,7 @@ if (command === 'downloads') {
   const started = performance.now();
   const finals = await Promise.all(Array.from({ length: Number(n) }, one));
   console.log(
-    `requests=${n} ok=${finals.filter((s) => s === 200).length} retries_after_503=${retries} secs=${seconds(started).toFixed(1)} statuses=${JSON.stringify(statuses)}`,
+    `requests=${n} ok=${finals.filter((s) => s === 200).length} retries_after_503_or_429=${retries} secs=${seconds(started).toFixed(1)} statuses=${JSON.stringify(statuses)}`,
   );
 } else if (command === 'hostile') {
   const chunk = (type, data) => {
