@@ -45,10 +45,20 @@ function setUpOpenApi(app: NestExpressApplication): void {
       .setTitle('File delivery service')
       .setDescription(
         'Upload files and get them back by UUID; blur images in memory. Log in with ' +
-          '`POST /auth/login`, then press **Authorize** and paste the `access_token`.',
+          '`POST /auth/login`, then press **Authorize** and paste the `access_token`, or an ' +
+          'API key (`fds_…`), or an access token of the configured OpenID Connect provider.',
       )
       .setVersion('1.0')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+      .addBearerAuth({
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT, or an API key',
+        description:
+          'An `access_token` from `POST /auth/login`, an API key (`fds_…`, from ' +
+          '`POST /auth/api-keys` or the CLI), or an access token of the configured OpenID ' +
+          'Connect provider. An API key reaches only the routes its scopes cover ' +
+          '(`x-required-scopes` on each operation).',
+      })
       .build(),
   );
   SwaggerModule.setup('docs', app, document, {

@@ -18,6 +18,8 @@ async function main(argv: string[]): Promise<number> {
       role: { type: 'string' },
       ttl: { type: 'string' },
       'delete-files': { type: 'boolean' },
+      name: { type: 'string' },
+      scope: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });

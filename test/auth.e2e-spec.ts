@@ -21,7 +21,13 @@ describe.each(DIALECTS)('auth (%s)', (dialect) => {
         .get('/auth/me')
         .auth(body.access_token, { type: 'bearer' })
         .expect(200);
-      expect(me.body).toEqual({ id: expect.any(String), username: 'admin', role: 'admin' });
+      expect(me.body).toEqual({
+        id: expect.any(String),
+        username: 'admin',
+        role: 'admin',
+        credential: 'session',
+        scopes: ['files:read', 'files:write', 'images', 'admin'],
+      });
     });
 
     it('answers an unknown user and a wrong password alike', async () => {
@@ -80,10 +86,14 @@ describe.each(DIALECTS)('auth (%s)', (dialect) => {
       claims = decodeJwtClaims(valid);
     });
 
-    it('pins the algorithm, issuer and audience in what it issues', () => {
+    it('pins the algorithm, issuer and audience in what it issues, and names its key', () => {
       const header = decodeJwtClaims(`x.${valid.split('.')[0]}`);
-      expect(header.alg).toBe('HS256');
+      expect(header).toEqual({ alg: 'HS256', typ: 'JWT', kid: expect.stringMatching(/^\S{12}$/) });
       expect(claims).toMatchObject({ iss: 'file-delivery-service', aud: 'file-delivery-service' });
+    });
+
+    it('accepts a token without a key id (issued before tokens named their key)', async () => {
+      await t.http.get('/auth/me').auth(forgeJwt(claims, secret()), { type: 'bearer' }).expect(200);
     });
 
     const bad: [string, () => string][] = [
@@ -107,6 +117,11 @@ describe.each(DIALECTS)('auth (%s)', (dialect) => {
         'another algorithm (HS512 header)',
         () => forgeJwt(claims, secret(), { alg: 'HS512', typ: 'JWT' }),
       ],
+      [
+        'a key id that is not ours, though signed with our secret',
+        () => forgeJwt(claims, secret(), { alg: 'HS256', typ: 'JWT', kid: 'someone-else' }),
+      ],
+      ['something shaped like an API key', () => `fds_${'A'.repeat(43)}`],
       ['garbage', () => 'not.a.jwt'],
     ];
 

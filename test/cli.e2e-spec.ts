@@ -78,6 +78,69 @@ describe.each(DIALECTS)('operator CLI (%s)', (dialect) => {
     }
   });
 
+  it('creates an API key the server accepts, lists it without the key, and revokes it', async () => {
+    const created = await cli([
+      'keys:create',
+      'alice',
+      '--name',
+      'backup job',
+      '--scope',
+      'files:read',
+      '--scope',
+      'images',
+      '--ttl',
+      '30d',
+    ]);
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    const key = created.stdout.trim();
+    expect(key).toMatch(/^fds_[A-Za-z0-9_-]{43}$/);
+    const { body } = await t.http.get('/auth/me').auth(key, { type: 'bearer' }).expect(200);
+    expect(body).toMatchObject({
+      username: 'alice',
+      credential: 'api-key',
+      scopes: ['files:read', 'images'],
+    });
+
+    const listed = await cli(['keys:list', 'alice']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).not.toContain(key.slice(4));
+    const line = listed.stdout.split('\n').find((l) => l.endsWith('backup job'))!;
+    expect(line.split('  ')).toEqual([
+      expect.stringMatching(/^[0-9a-f-]{36}$/),
+      'alice',
+      'files:read,images',
+      expect.stringMatching(/^expires \S+Z$/),
+      expect.stringMatching(/^used \S+Z$/),
+      'backup job',
+    ]);
+    const id = line.split('  ')[0];
+
+    const revoked = await cli(['keys:revoke', id]);
+    expect(revoked).toMatchObject({ code: 0, stderr: '' });
+    // The running server notices within its cache's lifetime; an instance starting now at once.
+    const database = t.config.database;
+    const other = await TestApp.start(dialect, {
+      JWT_SECRET: t.config.jwt.secret,
+      DATABASE_URL: database.dialect === 'postgres' ? database.url : `sqlite:${database.file}`,
+    });
+    try {
+      await other.http.get('/auth/me').auth(key, { type: 'bearer' }).expect(401);
+    } finally {
+      await other.close();
+    }
+    expect(await cli(['keys:revoke', id])).toMatchObject({
+      code: 1,
+      stderr: 'error: API key not found\n',
+    });
+  });
+
+  it("refuses a key beyond the owner's role, or without scopes", async () => {
+    const admin = await cli(['keys:create', 'alice', '--name', 'x', '--scope', 'admin']);
+    expect(admin).toMatchObject({ code: 1, stderr: expect.stringContaining('not admin') });
+    const none = await cli(['keys:create', 'alice', '--name', 'x']);
+    expect(none).toMatchObject({ code: 1, stderr: 'error: scopes must not be empty\n' });
+  });
+
   it('deletes a user', async () => {
     const deleted = await cli(['users:delete', 'alice']);
     expect(deleted).toMatchObject({ code: 0, stdout: 'deleted alice\n' });

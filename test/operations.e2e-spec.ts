@@ -78,6 +78,8 @@ describe.each(DIALECTS)('operations (%s)', (dialect) => {
       expect.arrayContaining([
         '/auth/login',
         '/auth/me',
+        '/auth/api-keys',
+        '/auth/api-keys/{id}',
         '/admin/users',
         '/admin/users/{id}',
         '/health',
@@ -100,11 +102,23 @@ describe.each(DIALECTS)('operations (%s)', (dialect) => {
       'UpdateUserDto',
       'UserDto',
       'ErrorDto',
+      'CreateApiKeyDto',
+      'CreatedApiKeyDto',
+      'ApiKeyListDto',
     ]) {
       expect(body.components.schemas[schema]).toBeDefined();
     }
     expect(body.paths['/auth/me'].get.security).toEqual([{ bearer: [] }]);
     expect(body.paths['/auth/login'].post.security).toBeUndefined();
+    // What an API key needs, operation by operation.
+    expect(body.paths['/files'].get['x-required-scopes']).toEqual(['files:read']);
+    expect(body.paths['/files/{id}/download'].get['x-required-scopes']).toEqual(['files:read']);
+    expect(body.paths['/files/{id}/blur'].post['x-required-scopes']).toEqual([
+      'images',
+      'files:read',
+      'files:write',
+    ]);
+    expect(body.paths['/auth/api-keys'].post['x-required-scopes']).toBeUndefined();
     expect(Object.keys(body.paths['/files/{id}/download']).sort()).toEqual(['get', 'head']);
     expect(body.paths['/files/{id}/signed-download'].get.security).toBeUndefined();
     expect(body.paths['/files'].post.requestBody.content['multipart/form-data']).toBeDefined();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
 import { ModulesContainer } from '@nestjs/core';
-import { IS_PUBLIC } from '../src/auth/auth.decorators.js';
+import { IS_PUBLIC, REQUIRED_SCOPES } from '../src/auth/auth.decorators.js';
 import { TestApp } from './support/test-app.js';
 
 /** The routes API.md marks public. Anything else must ask for a token. */
@@ -15,10 +15,19 @@ const DECLARED_PUBLIC = [
   'HEAD /files/:id/signed-download',
 ];
 
+/** The routes closed to API keys: keys are managed with a session, never with a key. */
+const CLOSED_TO_API_KEYS = [
+  'GET /auth/api-keys',
+  'POST /auth/api-keys',
+  'DELETE /auth/api-keys/:id',
+];
+
 interface Route {
   method: string;
   path: string;
   isPublic: boolean;
+  /** What `@Scopes` declares (on the handler, else its class); undefined when nothing. */
+  scopes: string[] | undefined;
 }
 
 /** Every route the application registered, read from its controllers' metadata. */
@@ -40,7 +49,9 @@ function registeredRoutes(t: TestApp): Route[] {
         const isPublic =
           Reflect.getMetadata(IS_PUBLIC, handler) === true ||
           Reflect.getMetadata(IS_PUBLIC, metatype) === true;
-        routes.push({ method, path, isPublic });
+        const scopes = (Reflect.getMetadata(REQUIRED_SCOPES, handler) ??
+          Reflect.getMetadata(REQUIRED_SCOPES, metatype)) as string[] | undefined;
+        routes.push({ method, path, isPublic, scopes });
       }
     }
   }
@@ -59,6 +70,14 @@ describe('every route but the declared public ones needs a token', () => {
     expect(routes.length).toBeGreaterThanOrEqual(7);
     const isPublic = routes.filter((r) => r.isPublic).map((r) => `${r.method} ${r.path}`);
     expect(isPublic.sort()).toEqual([...DECLARED_PUBLIC].sort());
+  });
+
+  it('has every other route say which scopes an API key needs, but the ones closed to keys', () => {
+    const routes = registeredRoutes(t).filter((r) => !r.isPublic);
+    const undeclared = routes.filter((r) => r.scopes === undefined);
+    expect(undeclared.map((r) => `${r.method} ${r.path}`).sort()).toEqual(
+      [...CLOSED_TO_API_KEYS].sort(),
+    );
   });
 
   it('answers 401 with WWW-Authenticate to every non-public route called without a token', async () => {

@@ -10,12 +10,13 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { ErrorDto } from '../common/error.dto.js';
-import { CurrentUser, Public } from './auth.decorators.js';
+import { CurrentUser, Public, Scopes } from './auth.decorators.js';
 import { AuthService } from './auth.service.js';
 import type { AuthenticatedUser } from './authenticated-user.js';
 import { LoginDto } from './dto/login.dto.js';
 import { MeDto } from './dto/me.dto.js';
 import { TokenDto } from './dto/token.dto.js';
+import { SCOPES } from './scopes.js';
 
 @ApiTags('auth')
 @Controller('auth')
@@ -45,11 +46,18 @@ export class AuthController {
   }
 
   @Get('me')
+  @Scopes()
   @ApiBearerAuth()
-  @ApiOperation({ summary: 'The user the token belongs to' })
+  @ApiOperation({ summary: 'The user the credential belongs to, and what it may do' })
   @ApiOkResponse({ type: MeDto })
   @ApiUnauthorizedResponse({ type: ErrorDto })
   me(@CurrentUser() user: AuthenticatedUser): MeDto {
-    return { id: user.id, username: user.username, role: user.role };
+    return {
+      id: user.id,
+      username: user.username,
+      role: user.role,
+      credential: user.credential,
+      scopes: SCOPES.filter((scope) => user.scopes.has(scope)),
+    };
   }
 }

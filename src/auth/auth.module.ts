@@ -1,34 +1,28 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { JwtModule } from '@nestjs/jwt';
-import { PassportModule } from '@nestjs/passport';
-import { AppConfig } from '../config/app-config.js';
+import { ApiKeysModule } from '../api-keys/api-keys.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
-import { JWT_ALGORITHM, JWT_AUDIENCE, JWT_ISSUER } from './authenticated-user.js';
-import { JwtAuthGuard } from './jwt-auth.guard.js';
-import { JwtStrategy } from './jwt.strategy.js';
+import { BearerAuthGuard } from './bearer-auth.guard.js';
+import { BearerAuthenticator } from './bearer-authenticator.js';
+import { OidcTokens } from './oidc/oidc-tokens.js';
 import { RolesGuard } from './roles.guard.js';
+import { ScopesGuard } from './scopes.guard.js';
+import { SessionTokens } from './session-tokens.js';
 
 @Module({
-  imports: [
-    UsersModule,
-    PassportModule,
-    JwtModule.registerAsync({
-      inject: [AppConfig],
-      useFactory: (config: AppConfig) => ({
-        secret: config.jwt.secret,
-        signOptions: { algorithm: JWT_ALGORITHM, issuer: JWT_ISSUER, audience: JWT_AUDIENCE },
-      }),
-    }),
-  ],
+  imports: [UsersModule, ApiKeysModule],
   controllers: [AuthController],
   providers: [
     AuthService,
-    JwtStrategy,
-    { provide: APP_GUARD, useClass: JwtAuthGuard },
+    SessionTokens,
+    OidcTokens,
+    BearerAuthenticator,
+    // In this order: who is calling, then their role, then their credential's scopes.
+    { provide: APP_GUARD, useClass: BearerAuthGuard },
     { provide: APP_GUARD, useClass: RolesGuard },
+    { provide: APP_GUARD, useClass: ScopesGuard },
   ],
   exports: [AuthService],
 })

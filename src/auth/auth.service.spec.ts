@@ -2,7 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpStatus, Logger, UnauthorizedException } from '@nestjs/common';
-import { JwtService } from '@nestjs/jwt';
 import { loadConfig } from '../config/app-config.js';
 import { GateBusyError } from '../common/concurrency-gate.js';
 import { RetryLaterException } from '../common/http-exceptions.js';
@@ -11,6 +10,7 @@ import { migrateToLatest } from '../database/database.module.js';
 import type { PasswordHasher } from '../users/password-hasher.js';
 import { UsersService } from '../users/users.service.js';
 import { AuthService, LOGIN_QUEUE_LIMIT } from './auth.service.js';
+import { SessionTokens } from './session-tokens.js';
 
 /** A hasher whose verifications answer "wrong" only when the test says so. */
 class HeldHasher {
@@ -80,7 +80,7 @@ describe('AuthService password verifications', () => {
     await migrateToLatest(db);
     hasher = new HeldHasher();
     const users = new UsersService(db, hasher as unknown as PasswordHasher);
-    auth = new AuthService(users, new JwtService({ secret: config.jwt.secret }), config);
+    auth = new AuthService(users, new SessionTokens(config), config);
   });
 
   afterEach(async () => {

@@ -1,5 +1,4 @@
 import { HttpStatus, Injectable, UnauthorizedException } from '@nestjs/common';
-import { JwtService } from '@nestjs/jwt';
 import { AppConfig } from '../config/app-config.js';
 import { ConcurrencyGate } from '../common/concurrency-gate.js';
 import { RetryLaterException } from '../common/http-exceptions.js';
@@ -7,6 +6,7 @@ import type { AuthState } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
 import type { AccessTokenClaims } from './authenticated-user.js';
 import { clientAddressKey } from './client-address-key.js';
+import { SessionTokens } from './session-tokens.js';
 import { SlidingWindowLimiter } from './sliding-window-limiter.js';
 
 export interface AccessToken {
@@ -36,7 +36,7 @@ export class AuthService {
 
   constructor(
     private readonly users: UsersService,
-    private readonly jwt: JwtService,
+    private readonly sessions: SessionTokens,
     private readonly config: AppConfig,
   ) {
     this.verifications = new ConcurrencyGate(
@@ -77,13 +77,9 @@ export class AuthService {
   }
 
   /** Signs an access token for `user`, valid for `expiresInSeconds` (JWT_EXPIRES_IN by default). */
-  async issueToken(
-    user: AuthState,
-    expiresInSeconds = this.config.jwt.expiresInSeconds,
-  ): Promise<AccessToken> {
+  issueToken(user: AuthState, expiresInSeconds = this.config.jwt.expiresInSeconds): AccessToken {
     const claims: AccessTokenClaims = { sub: user.id, ver: user.tokenVersion };
-    const token = await this.jwt.signAsync(claims, { expiresIn: expiresInSeconds });
-    return { token, expiresInSeconds };
+    return { token: this.sessions.sign(claims, expiresInSeconds), expiresInSeconds };
   }
 
   /** @throws GateBusyError when too many logins wait already, or this one waited too long */

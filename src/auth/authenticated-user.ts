@@ -1,10 +1,20 @@
 import type { Role } from '../users/user.js';
+import type { Scope } from './scopes.js';
 
-/** The caller of an authenticated request, as `JwtStrategy` puts it on `request.user`. */
+/**
+ * What authenticated a request: a token from `POST /auth/login` (or the CLI), an access token from
+ * the configured OpenID Connect provider, or an API key.
+ */
+export type Credential = 'session' | 'oidc' | 'api-key';
+
+/** The caller of an authenticated request, as `BearerAuthGuard` puts it on `request.user`. */
 export interface AuthenticatedUser {
   id: string;
   username: string;
   role: Role;
+  credential: Credential;
+  /** What this credential may do: checked against a route's `@Scopes()`. */
+  scopes: ReadonlySet<Scope>;
 }
 
 /** The claims of our access tokens, beside the registered ones (iss, aud, iat, exp). */

@@ -1,7 +1,10 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
+import { ApiKeysService } from '../api-keys/api-keys.service.js';
+import { CreateApiKeyDto } from '../api-keys/dto/create-api-key.dto.js';
 import { AuthService } from '../auth/auth.service.js';
+import { ParseIdPipe } from '../common/parse-id.pipe.js';
 import { CreateUserDto } from '../users/dto/create-user.dto.js';
 import { UpdateUserDto } from '../users/dto/update-user.dto.js';
 import { UserDeletion } from '../users/user-deletion.service.js';
@@ -12,7 +15,13 @@ import { readPassword } from './read-password.js';
 export interface Invocation {
   /** Positional arguments after the command's name. */
   args: string[];
-  options: { role?: string; ttl?: string; 'delete-files'?: boolean };
+  options: {
+    role?: string;
+    ttl?: string;
+    'delete-files'?: boolean;
+    name?: string;
+    scope?: string[];
+  };
 }
 
 export interface Command {
@@ -78,8 +87,61 @@ export const COMMANDS: Record<string, Command> = {
       }
       const user = await app.get(UsersService).findByUsername(required(username, 'username'));
       const state = await app.get(UsersService).getAuthState(user.id);
-      const { token } = await app.get(AuthService).issueToken(state!, ttl);
+      const { token } = app.get(AuthService).issueToken(state!, ttl);
       console.log(token);
+    },
+  },
+  'keys:create': {
+    usage:
+      'keys:create <username> --name <name> --scope <scope> [--scope <scope>…] [--ttl 90d]   ' +
+      '(prints the key alone, shown this once; scopes: files:read, files:write, images, admin)',
+    async run(app, { args: [username], options }) {
+      const ttl = options.ttl === undefined ? undefined : parseDurationSeconds(options.ttl);
+      if (options.ttl !== undefined && ttl === undefined) {
+        throw new UsageError('--ttl must be a duration such as 900, 15m, 1h or 7d');
+      }
+      const owner = await app.get(UsersService).findByUsername(required(username, 'username'));
+      const dto = await validated(CreateApiKeyDto, {
+        name: options.name,
+        scopes: options.scope ?? [],
+        expiresIn: ttl,
+        ownerId: owner.id,
+      });
+      const { secret } = await app.get(ApiKeysService).create('operator', {
+        name: dto.name,
+        scopes: dto.scopes,
+        expiresInSeconds: dto.expiresIn,
+        ownerId: dto.ownerId,
+      });
+      console.log(secret);
+    },
+  },
+  'keys:list': {
+    usage: 'keys:list [<username>]   (never the keys themselves)',
+    async run(app, { args: [username] }) {
+      const users = app.get(UsersService);
+      const owner = username === undefined ? undefined : await users.findByUsername(username);
+      const names = new Map((await users.list()).map((user) => [user.id, user.username]));
+      for (const key of await app.get(ApiKeysService).list('operator', owner?.id)) {
+        console.log(
+          [
+            key.id,
+            names.get(key.ownerId) ?? key.ownerId,
+            key.scopes.join(','),
+            `expires ${key.expiresAt?.toISOString() ?? 'never'}`,
+            `used ${key.lastUsedAt?.toISOString() ?? 'never'}`,
+            key.name,
+          ].join('  '),
+        );
+      }
+    },
+  },
+  'keys:revoke': {
+    usage: 'keys:revoke <key-id>   (the id keys:list shows)',
+    async run(app, { args: [id] }) {
+      const keyId = new ParseIdPipe().transform(required(id, 'key-id'));
+      await app.get(ApiKeysService).revoke('operator', keyId);
+      console.log(`revoked API key ${keyId}; running servers refuse it within 30 seconds`);
     },
   },
 };

@@ -85,6 +85,80 @@ describe('loadConfig', () => {
     expect(config.linkSecret.toString()).not.toContain(secret);
   });
 
+  it('reads previous secrets, and derives a link key from each JWT secret when LINK_SECRET is unset', () => {
+    const [current, old1, old2] = ['c', 'o', 'p'].map((c) => c.repeat(32));
+    const { config } = loadConfig({
+      STORAGE_DIR: storageDir,
+      JWT_SECRET: current,
+      JWT_PREVIOUS_SECRETS: ` ${old1}, ${old2} `,
+    });
+    expect(config.jwt).toMatchObject({ secret: current, previousSecrets: [old1, old2] });
+    expect(config.previousLinkSecrets).toHaveLength(2);
+    const withOld1 = loadConfig({ STORAGE_DIR: storageDir, JWT_SECRET: old1 }).config;
+    expect(config.previousLinkSecrets[0]).toEqual(withOld1.linkSecret);
+  });
+
+  it('takes previous link secrets with LINK_SECRET, and only with it', () => {
+    const [link, oldLink] = ['l', 'm'].map((c) => c.repeat(32));
+    const { config } = loadConfig({
+      STORAGE_DIR: storageDir,
+      JWT_PREVIOUS_SECRETS: 'o'.repeat(32),
+      LINK_SECRET: link,
+      LINK_PREVIOUS_SECRETS: oldLink,
+    });
+    expect(config.linkSecret).toEqual(Buffer.from(link));
+    expect(config.previousLinkSecrets).toEqual([Buffer.from(oldLink)]);
+    expect(() => loadConfig({ STORAGE_DIR: storageDir, LINK_PREVIOUS_SECRETS: oldLink })).toThrow(
+      /LINK_PREVIOUS_SECRETS needs LINK_SECRET/,
+    );
+  });
+
+  it('reads the OpenID Connect settings', () => {
+    const { config } = loadConfig({
+      STORAGE_DIR: storageDir,
+      OIDC_ISSUER: 'https://login.example.com/realms/main',
+      OIDC_AUDIENCE: 'https://files.example.com',
+      OIDC_ADMIN_CLAIM: 'realm_access.roles',
+      OIDC_ADMIN_VALUE: 'file-admin',
+    });
+    expect(config.oidc).toEqual({
+      issuer: 'https://login.example.com/realms/main',
+      jwksUrl: undefined,
+      audience: 'https://files.example.com',
+      usernameClaim: 'preferred_username',
+      adminClaim: { name: 'realm_access.roles', value: 'file-admin' },
+      jwksCooldownSeconds: 30,
+    });
+    expect(loadConfig({ STORAGE_DIR: storageDir }).config.oidc).toBeUndefined();
+  });
+
+  it('reports inconsistent OpenID Connect and rotation settings', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        STORAGE_DIR: storageDir,
+        JWT_PREVIOUS_SECRETS: `${'o'.repeat(32)},short`,
+        OIDC_ISSUER: 'http://login.example.com',
+        OIDC_JWKS_URL: 'https://login.example.com/keys?x=1',
+        OIDC_ADMIN_CLAIM: 'groups',
+        OIDC_JWKS_COOLDOWN_SECONDS: '0',
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect((error as ConfigError).problems).toEqual([
+      'JWT_PREVIOUS_SECRETS must be a comma-separated list of secrets of at least 32 bytes each (value hidden)',
+      'OIDC_ISSUER must be an https URL (http only on localhost), e.g. https://login.example.com/realms/main (got "http://login.example.com")',
+      'OIDC_JWKS_URL must be an https URL (http only on localhost), e.g. https://login.example.com/realms/main/protocol/openid-connect/certs (got "https://login.example.com/keys?x=1")',
+      'OIDC_AUDIENCE is required when OIDC_ISSUER is set: the aud the provider gives tokens for this service',
+      'OIDC_ADMIN_VALUE is required when OIDC_ADMIN_CLAIM is set: the value that means admin',
+      'OIDC_JWKS_COOLDOWN_SECONDS must be a whole number of seconds, at least 1 (got "0")',
+    ]);
+    expect(() =>
+      loadConfig({ STORAGE_DIR: storageDir, OIDC_AUDIENCE: 'https://files.example.com' }),
+    ).toThrow(/OIDC_ISSUER is required when OIDC_JWKS_URL or OIDC_AUDIENCE is set/);
+  });
+
   it('reads a PostgreSQL URL', () => {
     const url = 'postgres://app:pw@db:5432/files';
     expect(loadConfig({ STORAGE_DIR: storageDir, DATABASE_URL: url }).config.database).toEqual({

@@ -13,7 +13,7 @@ import { availableParallelism, totalmem } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { EnvironmentVariables, SECRET_VARIABLES } from './environment-variables.js';
+import { EnvironmentVariables, SECRET_VARIABLES, secretList } from './environment-variables.js';
 
 export type DatabaseConfig =
   | { readonly dialect: 'sqlite'; readonly file: string }
@@ -26,9 +26,19 @@ export class AppConfig {
   /** Absolute path of the runtime data folder: stored files, temp files, SQLite, secrets. */
   readonly storageDir!: string;
   readonly database!: DatabaseConfig;
-  readonly jwt!: { readonly secret: string; readonly expiresInSeconds: number };
-  /** Key of the HMAC that signs download links. */
+  readonly jwt!: {
+    /** Signs new tokens. */
+    readonly secret: string;
+    /** Earlier secrets: the tokens they signed are still accepted (a rotation in progress). */
+    readonly previousSecrets: readonly string[];
+    readonly expiresInSeconds: number;
+  };
+  /** Key of the HMAC that signs new download links. */
   readonly linkSecret!: Buffer;
+  /** Earlier link keys: the links they signed still work. */
+  readonly previousLinkSecrets!: readonly Buffer[];
+  /** The OpenID Connect provider whose access tokens are accepted; none when unset. */
+  readonly oidc?: OidcConfig;
   readonly admin!: { readonly username: string; readonly password?: string };
   readonly uploads!: {
     readonly maxBytes: number;
@@ -72,6 +82,21 @@ export class AppConfig {
     Object.assign(this, values);
     Object.freeze(this);
   }
+}
+
+export interface OidcConfig {
+  /** Tokens must carry exactly this `iss`. */
+  readonly issuer: string;
+  /** Where the signing keys are; when unset, the `jwks_uri` of the issuer's discovery document. */
+  readonly jwksUrl?: string;
+  /** Tokens must carry this `aud`. */
+  readonly audience: string;
+  /** The claim a provisioned user's username is made from. */
+  readonly usernameClaim: string;
+  /** The claim (a name, or a dotted path) and value that make a user an admin; none when unset. */
+  readonly adminClaim?: { readonly name: string; readonly value: string };
+  /** Least time between two fetches of the keys caused by tokens with an unknown key id. */
+  readonly jwksCooldownSeconds: number;
 }
 
 /** Thrown by `loadConfig()`: one line per bad variable. */
@@ -130,16 +155,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     );
   }
 
+  const previousSecrets = secretList(vars.JWT_PREVIOUS_SECRETS);
   const imageConcurrency = vars.IMAGE_CONCURRENCY || availableParallelism();
   const config = new AppConfig({
     production: vars.NODE_ENV === 'production',
     port: vars.PORT,
     storageDir,
     database: parseDatabaseUrl(vars.DATABASE_URL, storageDir),
-    jwt: { secret: jwtSecret, expiresInSeconds: vars.JWT_EXPIRES_IN },
-    linkSecret: vars.LINK_SECRET
-      ? Buffer.from(vars.LINK_SECRET)
-      : Buffer.from(hkdfSync('sha256', jwtSecret, '', 'file-service download links', 32)),
+    jwt: { secret: jwtSecret, previousSecrets, expiresInSeconds: vars.JWT_EXPIRES_IN },
+    // Without a LINK_SECRET of their own, links have keys derived from the JWT secrets, so they
+    // rotate together.
+    linkSecret: vars.LINK_SECRET ? Buffer.from(vars.LINK_SECRET) : linkKeyFrom(jwtSecret),
+    previousLinkSecrets: vars.LINK_SECRET
+      ? secretList(vars.LINK_PREVIOUS_SECRETS).map((secret) => Buffer.from(secret))
+      : previousSecrets.map(linkKeyFrom),
+    oidc: vars.OIDC_ISSUER
+      ? {
+          issuer: vars.OIDC_ISSUER,
+          jwksUrl: vars.OIDC_JWKS_URL,
+          audience: vars.OIDC_AUDIENCE!,
+          usernameClaim: vars.OIDC_USERNAME_CLAIM,
+          adminClaim: vars.OIDC_ADMIN_CLAIM
+            ? { name: vars.OIDC_ADMIN_CLAIM, value: vars.OIDC_ADMIN_VALUE! }
+            : undefined,
+          jwksCooldownSeconds: vars.OIDC_JWKS_COOLDOWN_SECONDS,
+        }
+      : undefined,
     admin: { username: vars.ADMIN_USERNAME, password: vars.ADMIN_PASSWORD },
     uploads: {
       maxBytes: vars.MAX_UPLOAD_BYTES,
@@ -173,6 +214,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     },
   });
   return { config, warnings };
+}
+
+/** The download-link key that goes with a JWT secret when LINK_SECRET is unset. */
+function linkKeyFrom(jwtSecret: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', jwtSecret, '', 'file-service download links', 32));
 }
 
 /**

@@ -29,6 +29,37 @@ const MinBytes = (min: number) =>
     },
   });
 
+/** Splits a comma-separated list of secrets; spaces around the commas are not part of them. */
+export function secretList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((secret) => secret.trim())
+    .filter((secret) => secret !== '');
+}
+
+/** A comma-separated list of secrets, each at least `min` bytes (a base64 secret has no comma). */
+const SecretListOfMinBytes = (min: number) =>
+  ValidateBy({
+    name: 'secretListOfMinBytes',
+    validator: {
+      validate: (value: unknown) =>
+        typeof value === 'string' &&
+        secretList(value).length > 0 &&
+        secretList(value).every((secret) => Buffer.byteLength(secret) >= min),
+      defaultMessage: () =>
+        `must be a comma-separated list of secrets of at least ${min} bytes each`,
+    },
+  });
+
+/**
+ * An https URL, or http on the loopback: the keys that sign tokens are fetched from it, and a
+ * key fetched over plain http from anywhere else could be replaced on the way.
+ */
+const TrustedUrl = (example: string) =>
+  Matches(/^(https:\/\/[^/?#\s]+|http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?)(\/[^?#\s]*)?$/, {
+    message: `must be an https URL (http only on localhost), e.g. ${example}`,
+  });
+
 /**
  * The environment as the operator sets it: one property per variable, named as in the
  * environment, with its default. `loadConfig()` validates it and turns it into `AppConfig`.
@@ -69,9 +100,33 @@ export class EnvironmentVariables {
   @Max(2_592_000, { message: 'must be a whole number of seconds from 60 to 2592000 (30 days)' })
   JWT_EXPIRES_IN = 3600;
 
+  /**
+   * Earlier values of JWT_SECRET, still accepted for the tokens they signed: rotating the secret
+   * then logs nobody out until these are dropped.
+   */
+  @IsOptional()
+  @SecretListOfMinBytes(32)
+  JWT_PREVIOUS_SECRETS?: string;
+
   @IsOptional()
   @MinBytes(32)
   LINK_SECRET?: string;
+
+  /**
+   * Earlier values of LINK_SECRET, still accepted for the links they signed. Without LINK_SECRET
+   * the link keys are derived from JWT_SECRET and JWT_PREVIOUS_SECRETS, and rotate with them.
+   */
+  @IsOptional()
+  @SecretListOfMinBytes(32)
+  @ValidateBy({
+    name: 'needsLinkSecret',
+    validator: {
+      validate: (_value, args) => (args?.object as EnvironmentVariables).LINK_SECRET !== undefined,
+      defaultMessage: () =>
+        'needs LINK_SECRET: without it, the link keys are derived from the JWT secrets',
+    },
+  })
+  LINK_PREVIOUS_SECRETS?: string;
 
   @Matches(/^[A-Za-z0-9._-]{1,64}$/, { message: 'must be 1-64 characters of A-Za-z0-9._-' })
   ADMIN_USERNAME = 'admin';
@@ -189,6 +244,53 @@ export class EnvironmentVariables {
   @Min(0, { message: 'must be the number of proxies in front of the service (0 for none)' })
   TRUST_PROXY = 0;
 
+  /** The OpenID Connect provider whose access tokens are accepted (its `iss`, exactly). */
+  @ValidateIf(
+    (env: EnvironmentVariables) =>
+      env.OIDC_ISSUER !== undefined ||
+      env.OIDC_JWKS_URL !== undefined ||
+      env.OIDC_AUDIENCE !== undefined,
+  )
+  @IsString({ message: 'is required when OIDC_JWKS_URL or OIDC_AUDIENCE is set' })
+  @TrustedUrl('https://login.example.com/realms/main')
+  OIDC_ISSUER?: string;
+
+  /** Where the provider publishes its keys; when unset, found through OIDC_ISSUER's discovery. */
+  @IsOptional()
+  @TrustedUrl('https://login.example.com/realms/main/protocol/openid-connect/certs')
+  OIDC_JWKS_URL?: string;
+
+  @ValidateIf((env: EnvironmentVariables) => env.OIDC_ISSUER !== undefined)
+  @IsString({
+    message:
+      'is required when OIDC_ISSUER is set: the aud the provider gives tokens for this service',
+  })
+  OIDC_AUDIENCE?: string;
+
+  /** The claim a provisioned user's username comes from (sanitised; `sub` when it is missing). */
+  @Matches(/^\S{1,128}$/, { message: 'must be a claim name' })
+  OIDC_USERNAME_CLAIM = 'preferred_username';
+
+  /** With OIDC_ADMIN_VALUE: the claim (or dotted path) that makes a provider's user an admin. */
+  @IsOptional()
+  @Matches(/^\S{1,128}$/, {
+    message: 'must be a claim name, or a dotted path such as realm_access.roles',
+  })
+  OIDC_ADMIN_CLAIM?: string;
+
+  @ValidateIf((env: EnvironmentVariables) => env.OIDC_ADMIN_CLAIM !== undefined)
+  @IsString({ message: 'is required when OIDC_ADMIN_CLAIM is set: the value that means admin' })
+  OIDC_ADMIN_VALUE?: string;
+
+  /**
+   * After fetching the provider's keys, how long a token with an unknown key id waits before it
+   * may cause another fetch: random key ids cannot make the service hammer the provider.
+   */
+  @Integer()
+  @IsInt({ message: 'must be a whole number of seconds, at least 1' })
+  @Min(1, { message: 'must be a whole number of seconds, at least 1' })
+  OIDC_JWKS_COOLDOWN_SECONDS = 30;
+
   @Integer()
   @IsInt({ message: 'must be a whole number of seconds, at least 1' })
   @Min(1, { message: 'must be a whole number of seconds, at least 1' })
@@ -204,6 +306,8 @@ export class EnvironmentVariables {
 /** Variables whose values never appear in an error message. */
 export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
   'JWT_SECRET',
+  'JWT_PREVIOUS_SECRETS',
   'LINK_SECRET',
+  'LINK_PREVIOUS_SECRETS',
   'ADMIN_PASSWORD',
 ]);

@@ -6,12 +6,16 @@ export type Role = 'user' | 'admin';
 export interface UsersTable {
   id: string;
   username: string;
+  /** Empty for a user provisioned from an OpenID Connect provider: no password logs them in. */
   passwordHash: string;
   role: Role;
   /** Bumped by a password or role change; a token carrying an older version is refused. */
   tokenVersion: Generated<number>;
   createdAt: number;
   updatedAt: number;
+  /** The OpenID Connect issuer and subject of a provisioned user; null for a local one. */
+  externalIssuer: string | null;
+  externalSubject: string | null;
 }
 
 export interface FilesTable {
@@ -28,7 +32,23 @@ export interface FilesTable {
   createdAt: number;
 }
 
+export interface ApiKeysTable {
+  id: string;
+  ownerId: string;
+  name: string;
+  /** Lowercase hex SHA-256 of the key. */
+  keyHash: string;
+  /** Space-separated scopes. */
+  scopes: string;
+  createdAt: number;
+  /** Null: never expires. */
+  expiresAt: number | null;
+  /** Null: never used. Recorded at most once a minute per key and instance. */
+  lastUsedAt: number | null;
+}
+
 export interface Tables {
   users: UsersTable;
   files: FilesTable;
+  apiKeys: ApiKeysTable;
 }

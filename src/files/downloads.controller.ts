@@ -25,7 +25,7 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { CurrentUser, Public } from '../auth/auth.decorators.js';
+import { CurrentUser, Public, Scopes } from '../auth/auth.decorators.js';
 import type { AuthenticatedUser } from '../auth/authenticated-user.js';
 import { ErrorDto } from '../common/error.dto.js';
 import { ParseIdPipe } from '../common/parse-id.pipe.js';
@@ -75,6 +75,7 @@ export class DownloadsController {
   ) {}
 
   @Head(':id/download')
+  @Scopes('files:read')
   @ApiBearerAuth()
   @ApiOperation({ summary: "A download's headers, without the bytes" })
   @DownloadResponses()
@@ -90,6 +91,7 @@ export class DownloadsController {
   }
 
   @Get(':id/download')
+  @Scopes('files:read')
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Download a file (ranges, conditional requests)' })
   @DownloadResponses()

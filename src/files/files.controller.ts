@@ -29,7 +29,7 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { CurrentUser } from '../auth/auth.decorators.js';
+import { CurrentUser, Scopes } from '../auth/auth.decorators.js';
 import type { AuthenticatedUser } from '../auth/authenticated-user.js';
 import { ErrorDto } from '../common/error.dto.js';
 import { ParseIdPipe } from '../common/parse-id.pipe.js';
@@ -52,6 +52,7 @@ export class FilesController {
   ) {}
 
   @Post()
+  @Scopes('files:write')
   @UseInterceptors(FileInterceptor('file', FILE_PART_REWRITE_OPTIONS))
   @ApiOperation({
     summary: 'Upload a file (streamed to disk, never held in memory)',
@@ -92,6 +93,7 @@ export class FilesController {
   }
 
   @Get()
+  @Scopes('files:read')
   @ApiOperation({ summary: 'List files, newest first (yours; every file for an admin)' })
   @ApiOkResponse({ type: FileListDto })
   @ApiBadRequestResponse({
@@ -107,6 +109,7 @@ export class FilesController {
   }
 
   @Get(':id')
+  @Scopes('files:read')
   @ApiOperation({ summary: "A file's metadata" })
   @ApiOkResponse({ type: FileDto })
   @ApiNotFoundResponse({ type: ErrorDto })
@@ -118,6 +121,7 @@ export class FilesController {
   }
 
   @Delete(':id')
+  @Scopes('files:write')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a file: its bytes, its registry entry and its links' })
   @ApiNoContentResponse()
@@ -130,6 +134,8 @@ export class FilesController {
   }
 
   @Post(':id/links')
+  // A link reads the file for whoever holds it: a write-only key must not hand out reads.
+  @Scopes('files:read', 'files:write')
   @ApiOperation({
     summary: 'Make a signed link that downloads the file without a token until it expires',
     description:

@@ -31,7 +31,7 @@ import {
   ApiUnsupportedMediaTypeResponse,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { CurrentUser } from '../auth/auth.decorators.js';
+import { CurrentUser, Scopes } from '../auth/auth.decorators.js';
 import type { AuthenticatedUser } from '../auth/authenticated-user.js';
 import { contentDisposition } from '../common/content-disposition.js';
 import { ErrorDto } from '../common/error.dto.js';
@@ -75,6 +75,7 @@ export class ImagesController {
   ) {}
 
   @Post('images/blur')
+  @Scopes('images')
   @HttpCode(200)
   @UseInterceptors(ImageAdmissionInterceptor, FileInterceptor('image'))
   @ApiOperation({ summary: 'Blur an uploaded image, in memory, and get the result back' })
@@ -103,6 +104,8 @@ export class ImagesController {
   }
 
   @Post('files/:id/blur')
+  // It reads a stored file and stores a new one.
+  @Scopes('images', 'files:read', 'files:write')
   @UseInterceptors(ImageAdmissionInterceptor)
   @ApiOperation({ summary: 'Blur a stored image into a new stored file of yours' })
   @ApiCreatedResponse({ type: FileDto, description: '`Location: /files/{id}` of the new file' })

@@ -3,14 +3,13 @@ import {
   ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
-  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import { Roles } from '../auth/auth.decorators.js';
+import { Roles, Scopes } from '../auth/auth.decorators.js';
 import { ErrorDto } from '../common/error.dto.js';
 import { ParseIdPipe } from '../common/parse-id.pipe.js';
 import { CreateUserDto } from './dto/create-user.dto.js';
@@ -22,7 +21,7 @@ import { UsersService } from './users.service.js';
 
 @ApiTags('admin')
 @ApiBearerAuth()
-@ApiForbiddenResponse({ type: ErrorDto, description: 'The caller is not an admin' })
+@Scopes('admin')
 @Roles('admin')
 @Controller('admin/users')
 export class AdminUsersController {

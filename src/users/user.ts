@@ -18,3 +18,9 @@ export interface AuthState {
   role: Role;
   tokenVersion: number;
 }
+
+/** How an OpenID Connect provider names a user: unique per issuer, stable, never reassigned. */
+export interface ExternalIdentity {
+  issuer: string;
+  subject: string;
+}

@@ -1,12 +1,12 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import type { Kysely, Selectable } from 'kysely';
+import { ExpiringCache } from '../common/expiring-cache.js';
 import { Database } from '../database/database.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../database/database-errors.js';
 import type { Tables, UsersTable } from '../database/tables.js';
-import { AuthStateCache } from './auth-state-cache.js';
 import { PasswordHasher } from './password-hasher.js';
-import type { AuthState, Role, User } from './user.js';
+import type { AuthState, ExternalIdentity, Role, User } from './user.js';
 
 /** How long an instance may act on a user's state before reading it again. */
 export const AUTH_STATE_TTL_MS = 30_000;
@@ -22,6 +22,15 @@ export interface UserChanges {
   role?: Role;
 }
 
+/** What a provider says of a user it authenticated: the username to give them, and their role. */
+export interface ExternalProfile {
+  username: string;
+  role: Role;
+}
+
+/** What `passwordHash` holds for a user who has no password (provisioned from a provider). */
+const NO_PASSWORD = '';
+
 /**
  * The users table: accounts, credentials and the state that decides whether a token is still
  * good. Deleting a user who owns files is refused by the files table's foreign key; the files
@@ -29,7 +38,12 @@ export interface UserChanges {
  */
 @Injectable()
 export class UsersService {
-  private readonly authStates = new AuthStateCache(AUTH_STATE_TTL_MS, 10_000);
+  private readonly authStates = new ExpiringCache<string, AuthState | null>(
+    AUTH_STATE_TTL_MS,
+    10_000,
+  );
+  /** The user id of each (issuer, subject) seen lately; their state is then `authStates`'. */
+  private readonly externalUserIds = new ExpiringCache<string, string>(AUTH_STATE_TTL_MS, 10_000);
 
   constructor(
     private readonly db: Database,
@@ -52,7 +66,7 @@ export class UsersService {
       if (isUniqueViolation(error)) throw new ConflictException(`username "${username}" is taken`);
       throw error;
     }
-    return toUser({ ...row, tokenVersion: 0 });
+    return toUser(row);
   }
 
   async list(): Promise<User[]> {
@@ -95,7 +109,9 @@ export class UsersService {
       .select(['id', 'username', 'role', 'tokenVersion', 'passwordHash'])
       .where('username', '=', username)
       .executeTakeFirst();
-    const matches = await this.hasher.verify(row?.passwordHash, password);
+    // A user without a password costs the same time as an unknown one.
+    const passwordHash = row?.passwordHash === NO_PASSWORD ? undefined : row?.passwordHash;
+    const matches = await this.hasher.verify(passwordHash, password);
     if (!row || !matches) return null;
     return { id: row.id, username: row.username, role: row.role, tokenVersion: row.tokenVersion };
   }
@@ -158,6 +174,82 @@ export class UsersService {
     }
   }
 
+  /**
+   * The user an OpenID Connect provider knows as `identity`, created on first sight (with no
+   * password) under `profile.username`, or that name with a suffix when it is taken: never
+   * merged with a local user of the same name. The role follows the provider's on every call.
+   */
+  async provisionExternal(
+    identity: ExternalIdentity,
+    profile: ExternalProfile,
+  ): Promise<AuthState> {
+    const identityKey = `${identity.issuer}\n${identity.subject}`;
+    const knownId = this.externalUserIds.get(identityKey);
+    let state = knownId === undefined ? null : await this.getAuthState(knownId);
+    if (!state) {
+      state = await this.findOrCreateExternal(identity, profile);
+      this.externalUserIds.set(identityKey, state.id);
+      this.authStates.set(state.id, state);
+    }
+    if (state.role !== profile.role) state = await this.setProvidedRole(state.id, profile.role);
+    return state;
+  }
+
+  private async findOrCreateExternal(
+    identity: ExternalIdentity,
+    profile: ExternalProfile,
+  ): Promise<AuthState> {
+    for (const username of usernameCandidates(profile.username, identity)) {
+      const found = await this.findExternal(identity);
+      if (found) return found;
+      const now = Date.now();
+      const row = {
+        id: randomUUID(),
+        username,
+        passwordHash: NO_PASSWORD,
+        role: profile.role,
+        createdAt: now,
+        updatedAt: now,
+        externalIssuer: identity.issuer,
+        externalSubject: identity.subject,
+      };
+      try {
+        await this.db.insertInto('users').values(row).execute();
+        return { id: row.id, username, role: row.role, tokenVersion: 0 };
+      } catch (error) {
+        // The name is taken, or another instance provisioned this identity first: look again.
+        if (!isUniqueViolation(error)) throw error;
+      }
+    }
+    const found = await this.findExternal(identity);
+    if (found) return found;
+    throw new ConflictException(`no free username for "${profile.username}"`);
+  }
+
+  private async findExternal(identity: ExternalIdentity): Promise<AuthState | undefined> {
+    return this.db
+      .selectFrom('users')
+      .select(['id', 'username', 'role', 'tokenVersion'])
+      .where('externalIssuer', '=', identity.issuer)
+      .where('externalSubject', '=', identity.subject)
+      .executeTakeFirst();
+  }
+
+  /**
+   * The provider decides a provisioned user's role: no last-admin check (a local admin, or the
+   * provider itself, can always grant it again).
+   */
+  private async setProvidedRole(id: string, role: Role): Promise<AuthState> {
+    const state = await this.db
+      .updateTable('users')
+      .set((eb) => ({ role, tokenVersion: eb('tokenVersion', '+', 1), updatedAt: Date.now() }))
+      .where('id', '=', id)
+      .returning(['id', 'username', 'role', 'tokenVersion'])
+      .executeTakeFirstOrThrow();
+    this.authStates.set(id, state);
+    return state;
+  }
+
   /** What authenticating a request needs to know of the user: null when it no longer exists. */
   async getAuthState(id: string): Promise<AuthState | null> {
     const cached = this.authStates.get(id);
@@ -188,6 +280,19 @@ async function assertAnotherAdmin(
   if (!other) throw new ConflictException(`cannot ${action} the last admin`);
 }
 
-function toUser(row: Selectable<UsersTable>): User {
+/**
+ * Usernames to try for a provisioned user, in order: the one the provider gave, then with a
+ * suffix of its identity's hash (the same one on every instance, so two racing agree).
+ */
+function usernameCandidates(username: string, identity: ExternalIdentity): string[] {
+  const hash = createHash('sha256').update(`${identity.issuer}\n${identity.subject}`).digest('hex');
+  return [
+    username,
+    `${username.slice(0, 55)}-${hash.slice(0, 8)}`,
+    `${username.slice(0, 47)}-${hash.slice(0, 16)}`,
+  ];
+}
+
+function toUser(row: Pick<Selectable<UsersTable>, 'id' | 'username' | 'role' | 'createdAt'>): User {
   return { id: row.id, username: row.username, role: row.role, createdAt: new Date(row.createdAt) };
 }

@@ -39,7 +39,7 @@ export class CreateLinkDto {
 export class LinkDto {
   @ApiProperty({
     example:
-      'http://localhost:3000/files/…/signed-download?expires=1795317600&disposition=attachment&signature=…',
+      'http://localhost:3000/files/…/signed-download?expires=1795317600&disposition=attachment&kid=…&signature=…',
     description: 'Downloads the file (GET or HEAD) with no Authorization header until it expires',
   })
   url!: string;
@@ -59,6 +59,14 @@ export class SignedDownloadQueryDto {
   @IsOptional()
   @IsString()
   disposition?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'Id of the key that signed the link (absent from links made before keys were rotated)',
+  })
+  @IsOptional()
+  @IsString()
+  kid?: string;
 
   @ApiProperty()
   @IsOptional()

@@ -1,7 +1,8 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { ForbiddenException, GoneException, Injectable } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
 import type { Disposition } from '../../common/content-disposition.js';
+import { KeyRing } from '../../common/key-ring.js';
 
 export interface SignedLink {
   /** Path and query as the service routes them: `/files/{id}/signed-download?expires=…&…`. */
@@ -15,17 +16,25 @@ export interface SignedLink {
 export interface SignedLinkQuery {
   expires?: string;
   disposition?: string;
+  /** The id of the key that signed it; absent from links made before keys had ids. */
+  kid?: string;
   signature?: string;
 }
 
 /**
  * Download links that need no token: an HMAC-SHA256, with a key of their own, over the file id,
  * the expiry and the disposition. Nothing is stored: a link stops working when it expires or when
- * its file is deleted.
+ * its file is deleted. New links are signed with LINK_SECRET (or the key derived from JWT_SECRET)
+ * and name it by its id (`kid`); links signed with a previous key keep working until that key is
+ * dropped from the configuration.
  */
 @Injectable()
 export class SignedLinks {
-  constructor(private readonly config: AppConfig) {}
+  private readonly keys: KeyRing;
+
+  constructor(private readonly config: AppConfig) {
+    this.keys = new KeyRing(config.linkSecret, config.previousLinkSecrets, 'link');
+  }
 
   /**
    * @param requestOrigin `scheme://host[:port]` the request for the link was sent to, as far as
@@ -38,10 +47,12 @@ export class SignedLinks {
     requestOrigin: string,
   ): SignedLink {
     const expires = String(Math.floor(Date.now() / 1000) + expiresInSeconds);
+    const { id, key } = this.keys.current;
     const query = new URLSearchParams({
       expires,
       disposition,
-      signature: this.sign(fileId, expires, disposition),
+      kid: id,
+      signature: sign(key, fileId, expires, disposition),
     });
     const path = `/files/${fileId}/signed-download?${query.toString()}`;
     return {
@@ -58,20 +69,21 @@ export class SignedLinks {
    */
   verify(
     fileId: string,
-    { expires = '', disposition = '', signature = '' }: SignedLinkQuery,
+    { expires = '', disposition = '', kid, signature = '' }: SignedLinkQuery,
   ): Disposition {
-    const expected = Buffer.from(this.sign(fileId, expires, disposition));
     const given = Buffer.from(signature);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new ForbiddenException('the link is not valid');
-    }
+    const signed = this.keys.candidates(kid).some(({ key }) => {
+      const expected = Buffer.from(sign(key, fileId, expires, disposition));
+      return given.length === expected.length && timingSafeEqual(given, expected);
+    });
+    if (!signed) throw new ForbiddenException('the link is not valid');
     if (Number(expires) * 1000 <= Date.now()) throw new GoneException('the link has expired');
     return disposition as Disposition;
   }
+}
 
-  private sign(fileId: string, expires: string, disposition: string): string {
-    return createHmac('sha256', this.config.linkSecret)
-      .update(`${fileId}\n${expires}\n${disposition}`)
-      .digest('base64url');
-  }
+function sign(key: KeyObject, fileId: string, expires: string, disposition: string): string {
+  return createHmac('sha256', key)
+    .update(`${fileId}\n${expires}\n${disposition}`)
+    .digest('base64url');
 }
