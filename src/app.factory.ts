@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
+import { applyHttpServerTimeouts } from './common/http-server-timeouts.js';
 import { requestId } from './common/request-id.middleware.js';
 import type { AppConfig } from './config/app-config.js';
 
@@ -32,6 +33,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   );
   // SIGTERM: stop accepting, let in-flight requests finish, close the database, exit 0.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+  applyHttpServerTimeouts(app.getHttpServer(), config);
   setUpOpenApi(app);
   return app;
 }

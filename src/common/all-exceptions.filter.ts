@@ -44,10 +44,15 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const body = toErrorBody(exception);
     if (body.statusCode >= 500 && !(exception instanceof HttpException)) {
       // Named here too: above LOG_LEVEL=info no request logger adds the id to this line.
-      const requestId = http.getRequest<{ id?: string }>().id;
-      const cause =
-        exception instanceof Error ? (exception.stack ?? exception.message) : String(exception);
-      this.logger.error(`request ${requestId}: ${cause}`);
+      const request = http.getRequest<{ id?: string; destroyed?: boolean }>();
+      if (request.destroyed || response.headersSent) {
+        // The client went away, or was answered already (a 408): what failed after is no bug.
+        this.logger.warn(`request ${request.id} ended early: ${String(exception)}`);
+      } else {
+        const cause =
+          exception instanceof Error ? (exception.stack ?? exception.message) : String(exception);
+        this.logger.error(`request ${request.id}: ${cause}`);
+      }
     }
     if (response.headersSent) {
       // Part of another body is on the wire already: cutting the connection is the only honest end.

@@ -21,6 +21,7 @@ import {
   ApiProduces,
   ApiResponse,
   ApiTags,
+  ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
@@ -55,6 +56,12 @@ const DownloadResponses = () =>
       description: 'Range not satisfiable (`Content-Range: bytes */size`)',
     }),
     ApiNotFoundResponse({ type: ErrorDto }),
+    ApiTooManyRequestsResponse({
+      type: ErrorDto,
+      description:
+        'As many downloads in progress as DOWNLOADS_PER_USER (per user) or DOWNLOADS_PER_LINK ' +
+        '(per signed link) allow: retry after `Retry-After` seconds',
+    }),
   );
 
 /** HEAD handlers come first: Express would otherwise answer HEAD with the GET route. */
@@ -94,7 +101,8 @@ export class DownloadsController {
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<StreamableFile | undefined> {
-    return this.responder.respond(await this.files.get(id, user), disposition, req, res);
+    const file = await this.files.get(id, user);
+    return this.responder.respond(file, disposition, 'user', user.id, req, res);
   }
 
   @Public()
@@ -125,6 +133,8 @@ export class DownloadsController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<StreamableFile | undefined> {
     const disposition = this.links.verify(id, query);
-    return this.responder.respond(await this.files.getForLink(id), disposition, req, res);
+    const file = await this.files.getForLink(id);
+    // A valid signature names one link: the file, its expiry and its disposition.
+    return this.responder.respond(file, disposition, 'link', query.signature!, req, res);
   }
 }

@@ -1,30 +1,44 @@
 import { HttpStatus, Injectable, Logger, StreamableFile } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { HttpExceptionWithHeaders } from '../../common/http-exceptions.js';
+import { AppConfig } from '../../config/app-config.js';
 import { FilesService } from '../files.service.js';
 import type { StoredFile } from '../stored-file.js';
 import { contentDisposition, type Disposition } from '../../common/content-disposition.js';
+import { DownloadSlots, type DownloadHolder } from './download-slots.js';
 import { isSafeInline } from './safe-inline.js';
 import { parseRangeHeader } from './range-header.js';
 
 /**
  * Turns a stored file into the HTTP response of a download: the one place that knows validators,
- * conditional requests, ranges and dispositions (API.md, "Downloads"). Every download route,
- * authenticated or signed link, answers through it.
+ * conditional requests, ranges and dispositions (API.md, "Downloads"), and that counts and bounds
+ * the downloads in progress (`DownloadSlots`). Every download route, authenticated or signed link,
+ * answers through it.
  */
 @Injectable()
 export class FileResponder {
   private readonly logger = new Logger(FileResponder.name);
+  /** The responder is its only user: made here, it needs no provider of its own. */
+  private readonly slots: DownloadSlots;
 
-  constructor(private readonly files: FilesService) {}
+  constructor(
+    private readonly files: FilesService,
+    config: AppConfig,
+  ) {
+    this.slots = new DownloadSlots(config.downloads);
+  }
 
   /**
    * Sets the status and headers on `res`; returns the body to send, or undefined for none (304).
+   * A body counts against `holderKey` of `holder` (a user's id, a link's signature) while it is sent.
    * @throws NotFoundException when the registry names bytes the store does not have
+   * @throws RetryLaterException (429) when the holder has as many downloads in progress as it may
    */
   async respond(
     file: StoredFile,
     disposition: Disposition,
+    holder: DownloadHolder,
+    holderKey: string,
     req: Request,
     res: Response,
   ): Promise<StreamableFile | undefined> {
@@ -53,6 +67,8 @@ export class FileResponder {
     const range = request.kind === 'partial' ? request.range : undefined;
     const length = range ? range.end - range.start + 1 : file.size;
 
+    // A HEAD sends no body: it ends as soon as the file is open.
+    if (req.method !== 'HEAD') this.slots.begin(holder, holderKey, file.id, req, res);
     // The response is the only consumer of the chunks: their buffers can be reused.
     const body = await this.files.openBytes(file, range, res);
 
