@@ -10,6 +10,7 @@ import { JWT_ALGORITHM, JWT_AUDIENCE, JWT_ISSUER } from './authenticated-user.js
 import { JwtAuthGuard } from './jwt-auth.guard.js';
 import { JwtStrategy } from './jwt.strategy.js';
 import { RolesGuard } from './roles.guard.js';
+import { VerifiedTokenCache } from './verified-token-cache.js';
 
 @Module({
   imports: [
@@ -27,6 +28,11 @@ import { RolesGuard } from './roles.guard.js';
   providers: [
     AuthService,
     JwtStrategy,
+    {
+      provide: VerifiedTokenCache,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => new VerifiedTokenCache(config.caches.tokens),
+    },
     { provide: APP_GUARD, useClass: JwtAuthGuard },
     { provide: APP_GUARD, useClass: RolesGuard },
   ],

@@ -2,6 +2,7 @@ import { createSecretKey } from 'node:crypto';
 import { Injectable, UnauthorizedException } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { isUUID } from 'class-validator';
+import type { Request } from 'express';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { AppConfig } from '../config/app-config.js';
 import { UsersService } from '../users/users.service.js';
@@ -12,6 +13,7 @@ import {
   JWT_AUDIENCE,
   JWT_ISSUER,
 } from './authenticated-user.js';
+import { VerifiedTokenCache, type VerifiedClaims } from './verified-token-cache.js';
 
 /**
  * Verifies the bearer token (signature with the one pinned algorithm, expiry, issuer, audience),
@@ -22,6 +24,7 @@ export class JwtStrategy extends PassportStrategy(Strategy) {
   constructor(
     config: AppConfig,
     private readonly users: UsersService,
+    private readonly verifiedTokens: VerifiedTokenCache,
   ) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
@@ -31,10 +34,18 @@ export class JwtStrategy extends PassportStrategy(Strategy) {
       algorithms: [JWT_ALGORITHM],
       issuer: JWT_ISSUER,
       audience: JWT_AUDIENCE,
+      passReqToCallback: true,
     });
   }
 
-  async validate(claims: AccessTokenClaims): Promise<AuthenticatedUser> {
+  /** Called by passport once the token is verified; `JwtAuthGuard` skips that for known tokens. */
+  validate(request: Request, claims: VerifiedClaims): Promise<AuthenticatedUser> {
+    this.verifiedTokens.set(request.headers.authorization, claims);
+    return this.userOf(claims);
+  }
+
+  /** The token's user, as long as they exist and hold the token's version (checked every time). */
+  async userOf(claims: AccessTokenClaims): Promise<AuthenticatedUser> {
     const state = isUUID(claims.sub) ? await this.users.getAuthState(claims.sub) : null;
     if (!state || state.tokenVersion !== claims.ver) {
       throw new UnauthorizedException('the token has been revoked');
