@@ -353,7 +353,7 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
         'accept-ranges': 'bytes',
         etag: `"${sha256(NINE)}"`,
         'last-modified': expect.stringMatching(/GMT$/),
-        'cache-control': 'private',
+        'cache-control': 'private, max-age=31536000, immutable',
         'content-disposition': 'attachment; filename="nine.txt"',
       });
     });
@@ -427,7 +427,7 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
         expect(response.headers).toMatchObject({
           etag,
           'last-modified': lastModified,
-          'cache-control': 'private',
+          'cache-control': 'private, max-age=31536000, immutable',
         });
         expect(response.headers['content-length']).toBeUndefined();
       },
@@ -538,6 +538,12 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
       expect(response.headers['content-type']).toBe('image/png');
       expect(response.headers['content-disposition']).toBe('inline; filename="pic.png"');
       expect(response.headers.etag).toMatch(/^"[0-9a-f]{64}"$/);
+      // Reusable until the link expires, no longer.
+      const maxAge = Number(
+        /^private, max-age=(\d+), immutable$/.exec(response.headers['cache-control'])?.[1],
+      );
+      expect(maxAge).toBeGreaterThan(50);
+      expect(maxAge).toBeLessThanOrEqual(60);
       await t.http.head(pathOf(body.url)).expect(200);
       await t.http.get(pathOf(body.url)).set('Range', 'bytes=0-3').expect(206);
     });

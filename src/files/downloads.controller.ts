@@ -36,6 +36,15 @@ import { SignedLinks } from './links/signed-links.js';
 
 const binary = { schema: { type: 'string', format: 'binary' } };
 
+const cacheControlHeader = {
+  'Cache-Control': {
+    description:
+      '`private, max-age=31536000, immutable`: the bytes under a file id never change. Through ' +
+      'a signed link, `max-age` is the seconds left until the link expires.',
+    schema: { type: 'string' },
+  },
+};
+
 /** Documentation every download route shares: they all answer through `FileResponder`. */
 const DownloadResponses = () =>
   applyDecorators(
@@ -47,8 +56,12 @@ const DownloadResponses = () =>
     }),
     ApiHeader({ name: 'If-None-Match', required: false }),
     ApiHeader({ name: 'If-Range', required: false }),
-    ApiOkResponse({ description: 'The whole file', ...binary }),
-    ApiPartialContentResponse({ description: 'The requested range (`Content-Range`)', ...binary }),
+    ApiOkResponse({ description: 'The whole file', ...binary, headers: cacheControlHeader }),
+    ApiPartialContentResponse({
+      description: 'The requested range (`Content-Range`)',
+      ...binary,
+      headers: cacheControlHeader,
+    }),
     ApiResponse({ status: 304, description: 'Not modified (If-None-Match matched the ETag)' }),
     ApiResponse({
       status: 416,
@@ -135,6 +148,7 @@ export class DownloadsController {
     const disposition = this.links.verify(id, query);
     const file = await this.files.getForLink(id);
     // A valid signature names one link: the file, its expiry and its disposition.
-    return this.responder.respond(file, disposition, 'link', query.signature!, req, res);
+    const expiresAt = new Date(Number(query.expires) * 1000);
+    return this.responder.respond(file, disposition, 'link', query.signature!, req, res, expiresAt);
   }
 }
