@@ -491,6 +491,18 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
         .expect(400);
     });
 
+    it.each([
+      ['an unknown parameter', '?size=large', 'property size should not exist'],
+      ['a repeated one', '?disposition=inline&disposition=inline', 'disposition must be a string'],
+    ])('answers 400 to %s in the query', async (_case, query, message) => {
+      const id = await uploaded(alice.token, NINE);
+      const response = await t.http
+        .get(`/files/${id}/download${query}`)
+        .auth(alice.token, { type: 'bearer' })
+        .expect(400);
+      expect(response.body).toEqual({ statusCode: 400, error: 'Bad Request', message: [message] });
+    });
+
     it('never lets a filename inject a header, and gives its exact name in filename*', async () => {
       const name = 'résumé 2024 "final"\r\nX-Injected: 1.pdf';
       const id = await uploaded(alice.token, NINE, { filename: name });
