@@ -5,6 +5,9 @@ import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { applyHttpServerTimeouts } from './common/http-server-timeouts.js';
+import { rootLogger } from './common/logging/root-logger.js';
+import { logsRequests } from './common/logging/logger-options.js';
+import { requestLog } from './common/logging/request-log.middleware.js';
 import { requestId } from './common/request-id.middleware.js';
 import type { AppConfig } from './config/app-config.js';
 
@@ -24,6 +27,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   app.disable('x-powered-by');
   // First of all, so that every response and log line has an id, even a 404's.
   app.use(requestId);
+  if (logsRequests(config)) app.use(requestLog(rootLogger(config)));
   app.use(
     helmet({
       // The service (and /docs) may be reached over plain http, e.g. on a LAN address: there

@@ -11,7 +11,8 @@ import { json } from 'express';
 import { LoggerModule } from 'nestjs-pino';
 import { AuthModule } from './auth/auth.module.js';
 import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
-import { loggerOptions } from './common/logger-options.js';
+import { LogFlush } from './common/logging/log-flush.js';
+import { loggerOptions } from './common/logging/logger-options.js';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
@@ -43,6 +44,7 @@ export class AppModule implements NestModule {
         // The server's own start-up and background work; the operator CLI does neither.
         BootstrapAdmin,
         TempFileSweeper,
+        LogFlush,
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         {
           provide: APP_PIPE,
@@ -57,12 +59,16 @@ export class AppModule implements NestModule {
   }
 
   /**
-   * JSON bodies are parsed here, after the (global) request logger, rather than by Nest's
-   * built-in parser, which runs before every middleware: a malformed body is logged too.
+   * JSON bodies are parsed here, after the request logger (mounted in `createApp`), rather than
+   * by Nest's built-in parser, which runs before every middleware: a malformed body is logged too.
+   * Only on the methods that carry a body: a download has no use for the parser.
    */
   configure(consumer: MiddlewareConsumer): void {
-    consumer
-      .apply(json({ limit: '64kb' }))
-      .forRoutes({ path: '{/*splat}', method: RequestMethod.ALL });
+    consumer.apply(json({ limit: '64kb' })).forRoutes(
+      ...[RequestMethod.POST, RequestMethod.PUT, RequestMethod.PATCH].map((method) => ({
+        path: '{/*splat}',
+        method,
+      })),
+    );
   }
 }

@@ -353,7 +353,7 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
         'accept-ranges': 'bytes',
         etag: `"${sha256(NINE)}"`,
         'last-modified': expect.stringMatching(/GMT$/),
-        'cache-control': 'private',
+        'cache-control': 'private, max-age=31536000, immutable',
         'content-disposition': 'attachment; filename="nine.txt"',
       });
     });
@@ -427,7 +427,7 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
         expect(response.headers).toMatchObject({
           etag,
           'last-modified': lastModified,
-          'cache-control': 'private',
+          'cache-control': 'private, max-age=31536000, immutable',
         });
         expect(response.headers['content-length']).toBeUndefined();
       },
@@ -491,6 +491,18 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
         .expect(400);
     });
 
+    it.each([
+      ['an unknown parameter', '?size=large', 'property size should not exist'],
+      ['a repeated one', '?disposition=inline&disposition=inline', 'disposition must be a string'],
+    ])('answers 400 to %s in the query', async (_case, query, message) => {
+      const id = await uploaded(alice.token, NINE);
+      const response = await t.http
+        .get(`/files/${id}/download${query}`)
+        .auth(alice.token, { type: 'bearer' })
+        .expect(400);
+      expect(response.body).toEqual({ statusCode: 400, error: 'Bad Request', message: [message] });
+    });
+
     it('never lets a filename inject a header, and gives its exact name in filename*', async () => {
       const name = 'résumé 2024 "final"\r\nX-Injected: 1.pdf';
       const id = await uploaded(alice.token, NINE, { filename: name });
@@ -538,6 +550,12 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
       expect(response.headers['content-type']).toBe('image/png');
       expect(response.headers['content-disposition']).toBe('inline; filename="pic.png"');
       expect(response.headers.etag).toMatch(/^"[0-9a-f]{64}"$/);
+      // Reusable until the link expires, no longer.
+      const maxAge = Number(
+        /^private, max-age=(\d+), immutable$/.exec(response.headers['cache-control'])?.[1],
+      );
+      expect(maxAge).toBeGreaterThan(50);
+      expect(maxAge).toBeLessThanOrEqual(60);
       await t.http.head(pathOf(body.url)).expect(200);
       await t.http.get(pathOf(body.url)).set('Range', 'bytes=0-3').expect(206);
     });

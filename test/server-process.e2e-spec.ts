@@ -65,6 +65,8 @@ describe.each(DIALECTS)('the server process (%s)', (dialect) => {
 
   it('creates the admin on first start, prints its password once, and keeps its JWT secret', async () => {
     server = await ServerProcess.start(env);
+    // Lines are written in batches, a moment after they are logged.
+    await server.waitForLogLine((l) => String(l.msg).includes('generated password'));
     const line = server.logLines.find((l) => String(l.msg).includes('generated password'));
     const password = /generated password (\S+)/.exec(String(line?.msg))![1];
     const login = await fetch(`${server.baseUrl}/auth/login`, {
@@ -115,6 +117,30 @@ describe.each(DIALECTS)('the server process (%s)', (dialect) => {
     expect(server.log).not.toContain(password);
     expect(server.log).not.toContain(token);
     expect(server.log).not.toContain(token.split('.')[2]);
+  });
+
+  it('writes the log lines of the requests answered just before SIGTERM', async () => {
+    server = await ServerProcess.start(env);
+    const ids = Array.from({ length: 20 }, (_, i) => `last-${i}`);
+    await Promise.all(
+      ids.map((id) =>
+        fetch(`${server!.baseUrl}/health/live`, { headers: { 'x-request-id': id } }).then((r) =>
+          r.text(),
+        ),
+      ),
+    );
+    expect((await server.stop('SIGTERM')).code).toBe(0);
+    const logged = server.logLines.map((l) => l.reqId);
+    expect(logged).toEqual(expect.arrayContaining(ids));
+  });
+
+  it('writes human-readable lines with LOG_FORMAT=pretty (what a terminal gets by default)', async () => {
+    server = await ServerProcess.start({ ...env, LOG_FORMAT: 'pretty' });
+    await fetch(`${server.baseUrl}/health/live`, { headers: { 'x-request-id': 'pretty-1' } });
+    expect((await server.stop('SIGTERM')).code).toBe(0);
+    const line = server.log.split('\n').find((l) => l.includes('pretty-1'));
+    expect(line).toMatch(/INFO.*GET \/health\/live 200 \d+ms/);
+    expect(server.log.split('\n').filter((l) => l.startsWith('{'))).toEqual([]);
   });
 
   it('on SIGTERM lets the in-flight request finish, closes the database and exits 0', async () => {

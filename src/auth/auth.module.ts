@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ApiKeysModule } from '../api-keys/api-keys.module.js';
+import { AppConfig } from '../config/app-config.js';
 import { UsersModule } from '../users/users.module.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
@@ -10,6 +11,7 @@ import { OidcTokens } from './oidc/oidc-tokens.js';
 import { RolesGuard } from './roles.guard.js';
 import { ScopesGuard } from './scopes.guard.js';
 import { SessionTokens } from './session-tokens.js';
+import { VerifiedTokenCache } from './verified-token-cache.js';
 
 @Module({
   imports: [UsersModule, ApiKeysModule],
@@ -17,6 +19,11 @@ import { SessionTokens } from './session-tokens.js';
   providers: [
     AuthService,
     SessionTokens,
+    {
+      provide: VerifiedTokenCache,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => new VerifiedTokenCache(config.caches.tokens),
+    },
     OidcTokens,
     BearerAuthenticator,
     // In this order: who is calling, then their role, then their credential's scopes.

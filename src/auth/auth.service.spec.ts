@@ -10,6 +10,7 @@ import { migrateToLatest } from '../database/database.module.js';
 import type { PasswordHasher } from '../users/password-hasher.js';
 import { UsersService } from '../users/users.service.js';
 import { AuthService, LOGIN_QUEUE_LIMIT } from './auth.service.js';
+import { VerifiedTokenCache } from './verified-token-cache.js';
 import { SessionTokens } from './session-tokens.js';
 
 /** A hasher whose verifications answer "wrong" only when the test says so. */
@@ -80,7 +81,7 @@ describe('AuthService password verifications', () => {
     await migrateToLatest(db);
     hasher = new HeldHasher();
     const users = new UsersService(db, hasher as unknown as PasswordHasher);
-    auth = new AuthService(users, new SessionTokens(config), config);
+    auth = new AuthService(users, new SessionTokens(config, new VerifiedTokenCache(0)), config);
   });
 
   afterEach(async () => {

@@ -8,6 +8,7 @@ import {
   JWT_AUDIENCE,
   JWT_ISSUER,
 } from './authenticated-user.js';
+import { VerifiedTokenCache, type VerifiedClaims } from './verified-token-cache.js';
 
 /**
  * Our own access tokens (`POST /auth/login`, `token:issue`): HS256 with the one pinned algorithm,
@@ -20,7 +21,10 @@ import {
 export class SessionTokens {
   private readonly keys: KeyRing;
 
-  constructor(config: AppConfig) {
+  constructor(
+    config: AppConfig,
+    private readonly verified: VerifiedTokenCache,
+  ) {
     this.keys = new KeyRing(config.jwt.secret, config.jwt.previousSecrets, 'jwt');
   }
 
@@ -38,9 +42,11 @@ export class SessionTokens {
   /**
    * The claims of a token signed with one of our keys, checked (signature, expiry, issuer,
    * audience); null for any other token. A token without a key id (issued before tokens had one)
-   * is checked against each key.
+   * is checked against each key. A token checked before costs a lookup (`VerifiedTokenCache`).
    */
   verify(token: string, keyId: string | undefined): AccessTokenClaims | null {
+    const known = this.verified.get(token);
+    if (known) return known;
     for (const { key } of this.keys.candidates(keyId)) {
       try {
         const claims = jwt.verify(token, key, {
@@ -48,7 +54,10 @@ export class SessionTokens {
           issuer: JWT_ISSUER,
           audience: JWT_AUDIENCE,
         });
-        if (isAccessTokenClaims(claims)) return claims;
+        if (isAccessTokenClaims(claims)) {
+          this.verified.set(token, claims);
+          return claims;
+        }
       } catch {
         // Not this key's, or not valid at all: try the next.
       }
@@ -57,11 +66,12 @@ export class SessionTokens {
   }
 }
 
-function isAccessTokenClaims(claims: unknown): claims is AccessTokenClaims {
+function isAccessTokenClaims(claims: unknown): claims is VerifiedClaims {
   return (
     typeof claims === 'object' &&
     claims !== null &&
-    typeof (claims as AccessTokenClaims).sub === 'string' &&
-    typeof (claims as AccessTokenClaims).ver === 'number'
+    typeof (claims as VerifiedClaims).sub === 'string' &&
+    typeof (claims as VerifiedClaims).ver === 'number' &&
+    typeof (claims as VerifiedClaims).exp === 'number'
   );
 }

@@ -43,7 +43,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const response = http.getResponse<Response>();
     const body = toErrorBody(exception);
     if (body.statusCode >= 500 && !(exception instanceof HttpException)) {
-      // Named here too: above LOG_LEVEL=info no request logger adds the id to this line.
+      // The service's own lines carry no request id of themselves (requestLog): named here.
       const request = http.getRequest<{ id?: string; destroyed?: boolean }>();
       if (request.destroyed || response.headersSent) {
         // The client went away, or was answered already (a 408): what failed after is no bug.

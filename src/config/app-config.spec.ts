@@ -22,6 +22,36 @@ describe('loadConfig', () => {
     });
   });
 
+  it('logs JSON lines, or pretty ones to a terminal outside production, unless LOG_FORMAT says', () => {
+    const format = (env: Record<string, string>, terminal: boolean) =>
+      loadConfig({ STORAGE_DIR: storageDir, JWT_SECRET: 's'.repeat(32), ...env }, terminal).config
+        .logFormat;
+    expect(format({}, false)).toBe('json');
+    expect(format({}, true)).toBe('pretty');
+    expect(format({ NODE_ENV: 'production' }, true)).toBe('json');
+    expect(format({ LOG_FORMAT: 'json' }, true)).toBe('json');
+    expect(format({ LOG_FORMAT: 'pretty' }, false)).toBe('pretty');
+  });
+
+  it('bounds the caches as configured, 0 turning each off', () => {
+    const { config } = loadConfig({
+      STORAGE_DIR: storageDir,
+      TOKEN_CACHE_ENTRIES: '0',
+      FILE_ENTRY_CACHE_ENTRIES: '5',
+      SMALL_FILE_CACHE_BYTES: '1024',
+      SMALL_FILE_MAX_BYTES: '512',
+    });
+    expect(config.caches).toEqual({
+      tokens: 0,
+      fileEntries: 5,
+      smallFileBytes: 1024,
+      smallFileMaxBytes: 512,
+    });
+    expect(() => loadConfig({ STORAGE_DIR: storageDir, SMALL_FILE_MAX_BYTES: '2000000' })).toThrow(
+      'SMALL_FILE_MAX_BYTES must be a whole number of bytes, at most 1048576',
+    );
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ STORAGE_DIR: storageDir, PORT: '' }).config.port).toBe(3000);
   });

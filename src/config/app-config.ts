@@ -74,6 +74,22 @@ export class AppConfig {
   /** Origin (and optional path prefix) of the links the service hands out, without a trailing slash. */
   readonly publicBaseUrl?: string;
   readonly logLevel!: string;
+  /** How log lines are written: JSON objects, or human-readable lines for a terminal. */
+  readonly logFormat!: 'json' | 'pretty';
+  /**
+   * What is kept in memory to answer repeated requests (0 disables each). Entries that another
+   * instance may change are kept for AUTH_STATE_TTL_MS at most, and evicted at once here.
+   */
+  readonly caches!: {
+    /** Verified bearer tokens, each until it expires. */
+    readonly tokens: number;
+    /** Registry entries of files, for downloads. */
+    readonly fileEntries: number;
+    /** Total bytes of small files kept. */
+    readonly smallFileBytes: number;
+    /** The largest file kept. */
+    readonly smallFileMaxBytes: number;
+  };
   /** Number of reverse proxies whose X-Forwarded-For is trusted (Express "trust proxy"). */
   readonly trustProxy!: number;
   readonly sweeper!: { readonly intervalSeconds: number; readonly minAgeSeconds: number };
@@ -124,7 +140,10 @@ const ENV_NAMES = Object.keys(new EnvironmentVariables()).concat(
  * and kept in STORAGE_DIR, so tokens survive restarts.
  * @throws ConfigError listing every bad variable
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  stdoutIsTerminal = process.stdout.isTTY === true,
+): LoadedConfig {
   // An empty variable counts as unset: compose files often pass `VAR=${VAR:-}`.
   const given = Object.fromEntries(
     ENV_NAMES.filter((name) => env[name] !== undefined && env[name] !== '').map((name) => [
@@ -207,6 +226,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     },
     publicBaseUrl: vars.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
     logLevel: vars.LOG_LEVEL,
+    logFormat:
+      vars.LOG_FORMAT === 'auto'
+        ? stdoutIsTerminal && vars.NODE_ENV !== 'production'
+          ? 'pretty'
+          : 'json'
+        : (vars.LOG_FORMAT as 'json' | 'pretty'),
+    caches: {
+      tokens: vars.TOKEN_CACHE_ENTRIES,
+      fileEntries: vars.FILE_ENTRY_CACHE_ENTRIES,
+      smallFileBytes: vars.SMALL_FILE_CACHE_BYTES,
+      smallFileMaxBytes: vars.SMALL_FILE_MAX_BYTES,
+    },
     trustProxy: vars.TRUST_PROXY,
     sweeper: {
       intervalSeconds: vars.SWEEP_INTERVAL_SECONDS,

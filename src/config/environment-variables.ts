@@ -239,6 +239,38 @@ export class EnvironmentVariables {
   })
   LOG_LEVEL = 'info';
 
+  /**
+   * `json`: one JSON object a line (what log collectors read); `pretty`: human-readable lines;
+   * `auto`: pretty when stdout is a terminal outside production, JSON otherwise.
+   */
+  @IsIn(['auto', 'json', 'pretty'], { message: 'must be one of auto, json, pretty' })
+  LOG_FORMAT = 'auto';
+
+  /** Verified bearer tokens remembered until they expire, so each is checked once (0: none). */
+  @Integer()
+  @IsInt({ message: 'must be a whole number of tokens (0: no cache)' })
+  @Min(0, { message: 'must be a whole number of tokens (0: no cache)' })
+  TOKEN_CACHE_ENTRIES = 10_000;
+
+  /** Registry entries of downloaded files remembered for up to 30 seconds (0: none). */
+  @Integer()
+  @IsInt({ message: 'must be a whole number of entries (0: no cache)' })
+  @Min(0, { message: 'must be a whole number of entries (0: no cache)' })
+  FILE_ENTRY_CACHE_ENTRIES = 10_000;
+
+  /** Bytes of small stored files kept in memory for up to 30 seconds (0: none). */
+  @Integer()
+  @IsInt({ message: 'must be a whole number of bytes (0: no cache)' })
+  @Min(0, { message: 'must be a whole number of bytes (0: no cache)' })
+  SMALL_FILE_CACHE_BYTES = 33_554_432;
+
+  /** The largest stored file the small-file cache takes. */
+  @Integer()
+  @IsInt({ message: 'must be a whole number of bytes, at most 1048576' })
+  @Min(0, { message: 'must be a whole number of bytes, at most 1048576' })
+  @Max(1_048_576, { message: 'must be a whole number of bytes, at most 1048576' })
+  SMALL_FILE_MAX_BYTES = 65_536;
+
   @Integer()
   @IsInt({ message: 'must be the number of proxies in front of the service (0 for none)' })
   @Min(0, { message: 'must be the number of proxies in front of the service (0 for none)' })

@@ -19,6 +19,7 @@ import {
   ApiOperation,
   ApiPartialContentResponse,
   ApiProduces,
+  ApiQuery,
   ApiResponse,
   ApiTags,
   ApiTooManyRequestsResponse,
@@ -27,14 +28,24 @@ import {
 import type { Request, Response } from 'express';
 import { CurrentUser, Public, Scopes } from '../auth/auth.decorators.js';
 import type { AuthenticatedUser } from '../auth/authenticated-user.js';
+import { DISPOSITIONS, type Disposition } from '../common/content-disposition.js';
 import { ErrorDto } from '../common/error.dto.js';
 import { ParseIdPipe } from '../common/parse-id.pipe.js';
 import { FileResponder } from './download/file-responder.js';
-import { DownloadQueryDto, SignedDownloadQueryDto } from './dto/links.dto.js';
+import { DispositionQueryPipe, SignedLinkQueryPipe } from './download/download-query.pipes.js';
 import { FilesService } from './files.service.js';
-import { SignedLinks } from './links/signed-links.js';
+import { SignedLinks, type SignedLinkQuery } from './links/signed-links.js';
 
 const binary = { schema: { type: 'string', format: 'binary' } };
+
+const cacheControlHeader = {
+  'Cache-Control': {
+    description:
+      '`private, max-age=31536000, immutable`: the bytes under a file id never change. Through ' +
+      'a signed link, `max-age` is the seconds left until the link expires.',
+    schema: { type: 'string' },
+  },
+};
 
 /** Documentation every download route shares: they all answer through `FileResponder`. */
 const DownloadResponses = () =>
@@ -47,8 +58,12 @@ const DownloadResponses = () =>
     }),
     ApiHeader({ name: 'If-None-Match', required: false }),
     ApiHeader({ name: 'If-Range', required: false }),
-    ApiOkResponse({ description: 'The whole file', ...binary }),
-    ApiPartialContentResponse({ description: 'The requested range (`Content-Range`)', ...binary }),
+    ApiOkResponse({ description: 'The whole file', ...binary, headers: cacheControlHeader }),
+    ApiPartialContentResponse({
+      description: 'The requested range (`Content-Range`)',
+      ...binary,
+      headers: cacheControlHeader,
+    }),
     ApiResponse({ status: 304, description: 'Not modified (If-None-Match matched the ETag)' }),
     ApiResponse({
       status: 416,
@@ -64,6 +79,30 @@ const DownloadResponses = () =>
     }),
   );
 
+/** The query of an authenticated download (checked by `DispositionQueryPipe`). */
+const DispositionQuery = () =>
+  ApiQuery({
+    name: 'disposition',
+    required: false,
+    enum: DISPOSITIONS,
+    description:
+      'Default attachment; inline is honoured for raster images, PDF, plain text, audio and video only',
+  });
+
+/** The query of a signed link, as `POST /files/{id}/links` made it. */
+const SignedLinkQueries = () =>
+  applyDecorators(
+    ApiQuery({ name: 'expires', description: 'Expiry, in seconds since the epoch' }),
+    ApiQuery({ name: 'disposition', enum: DISPOSITIONS }),
+    ApiQuery({
+      name: 'kid',
+      required: false,
+      description:
+        'Id of the key that signed the link (absent from links made before keys were rotated)',
+    }),
+    ApiQuery({ name: 'signature' }),
+  );
+
 /** HEAD handlers come first: Express would otherwise answer HEAD with the GET route. */
 @ApiTags('files')
 @Controller('files')
@@ -77,28 +116,30 @@ export class DownloadsController {
   @Head(':id/download')
   @Scopes('files:read')
   @ApiBearerAuth()
+  @DispositionQuery()
   @ApiOperation({ summary: "A download's headers, without the bytes" })
   @DownloadResponses()
   @ApiUnauthorizedResponse({ type: ErrorDto })
   head(
     @Param('id', ParseIdPipe) id: string,
-    @Query() query: DownloadQueryDto,
+    @Query(DispositionQueryPipe) disposition: Disposition,
     @CurrentUser() user: AuthenticatedUser,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<StreamableFile | undefined> {
-    return this.download(id, query, user, req, res);
+    return this.download(id, disposition, user, req, res);
   }
 
   @Get(':id/download')
   @Scopes('files:read')
   @ApiBearerAuth()
+  @DispositionQuery()
   @ApiOperation({ summary: 'Download a file (ranges, conditional requests)' })
   @DownloadResponses()
   @ApiUnauthorizedResponse({ type: ErrorDto })
   async download(
     @Param('id', ParseIdPipe) id: string,
-    @Query() { disposition }: DownloadQueryDto,
+    @Query(DispositionQueryPipe) disposition: Disposition,
     @CurrentUser() user: AuthenticatedUser,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
@@ -109,13 +150,14 @@ export class DownloadsController {
 
   @Public()
   @Head(':id/signed-download')
+  @SignedLinkQueries()
   @ApiOperation({ summary: "A signed link's headers, without the bytes" })
   @DownloadResponses()
   @ApiForbiddenResponse({ type: ErrorDto, description: 'The link was altered' })
   @ApiGoneResponse({ type: ErrorDto, description: 'The link has expired' })
   headSigned(
     @Param('id', ParseIdPipe) id: string,
-    @Query() query: SignedDownloadQueryDto,
+    @Query(SignedLinkQueryPipe) query: SignedLinkQuery,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<StreamableFile | undefined> {
@@ -124,19 +166,21 @@ export class DownloadsController {
 
   @Public()
   @Get(':id/signed-download')
+  @SignedLinkQueries()
   @ApiOperation({ summary: 'Download a file through a signed link (no Authorization header)' })
   @DownloadResponses()
   @ApiForbiddenResponse({ type: ErrorDto, description: 'The link was altered' })
   @ApiGoneResponse({ type: ErrorDto, description: 'The link has expired' })
   async downloadSigned(
     @Param('id', ParseIdPipe) id: string,
-    @Query() query: SignedDownloadQueryDto,
+    @Query(SignedLinkQueryPipe) query: SignedLinkQuery,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<StreamableFile | undefined> {
     const disposition = this.links.verify(id, query);
     const file = await this.files.getForLink(id);
     // A valid signature names one link: the file, its expiry and its disposition.
-    return this.responder.respond(file, disposition, 'link', query.signature!, req, res);
+    const expiresAt = new Date(Number(query.expires) * 1000);
+    return this.responder.respond(file, disposition, 'link', query.signature!, req, res, expiresAt);
   }
 }

@@ -1,7 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { Kysely, Selectable } from 'kysely';
+import { LRUCache } from 'lru-cache';
+import { AppConfig } from '../config/app-config.js';
 import { Database } from '../database/database.js';
 import type { FilesTable, Tables } from '../database/tables.js';
+import { AUTH_STATE_TTL_MS } from '../users/users.service.js';
 import type { StoredFile, Viewer } from './stored-file.js';
 
 /** A position in the newest-first listing: the last file of the previous page. */
@@ -14,10 +17,24 @@ export interface ListPosition {
  * The files table: UUID → storage key and metadata. Who may see a file is decided here and only
  * here: its owner, and every admin. A file someone may not see is, to them, a file that does not
  * exist.
+ *
+ * Entries found by id are remembered (at most FILE_ENTRY_CACHE_ENTRIES), so a repeated download
+ * costs no query: an entry never changes, it can only go. A deletion through this instance
+ * forgets it at once; one through another instance is seen within AUTH_STATE_TTL_MS, the delay
+ * every instance already allows a revoked token. A file not found is not remembered: one just
+ * uploaded through another instance is found at once.
  */
 @Injectable()
 export class FileRegistry {
-  constructor(private readonly db: Database) {}
+  private readonly entries: LRUCache<string, StoredFile> | undefined;
+
+  constructor(
+    private readonly db: Database,
+    config: AppConfig,
+  ) {
+    const max = config.caches.fileEntries;
+    this.entries = max > 0 ? new LRUCache({ max, ttl: AUTH_STATE_TTL_MS }) : undefined;
+  }
 
   async insert(file: StoredFile): Promise<void> {
     await this.db
@@ -27,18 +44,23 @@ export class FileRegistry {
   }
 
   async findVisible(id: string, viewer: Viewer): Promise<StoredFile | undefined> {
-    const row = await this.visibleTo(viewer).selectAll().where('id', '=', id).executeTakeFirst();
-    return row && toStoredFile(row);
+    const file = await this.find(id);
+    return file && isVisibleTo(file, viewer) ? file : undefined;
   }
 
   /** For signed links, whose signature already says the file may be fetched. */
   async find(id: string): Promise<StoredFile | undefined> {
+    const known = this.entries?.get(id);
+    if (known) return known;
     const row = await this.db
       .selectFrom('files')
       .selectAll()
       .where('id', '=', id)
       .executeTakeFirst();
-    return row && toStoredFile(row);
+    if (!row) return undefined;
+    const file = toStoredFile(row);
+    this.entries?.set(id, file);
+    return file;
   }
 
   /** Newest first (createdAt, then id, descending), `limit` at most, after `after`. */
@@ -62,6 +84,7 @@ export class FileRegistry {
     let query = this.db.deleteFrom('files').where('id', '=', id);
     if (viewer.role !== 'admin') query = query.where('ownerId', '=', viewer.id);
     const row = await query.returningAll().executeTakeFirst();
+    this.entries?.delete(id);
     return row && toStoredFile(row);
   }
 
@@ -70,8 +93,9 @@ export class FileRegistry {
     const rows = await trx
       .deleteFrom('files')
       .where('ownerId', '=', ownerId)
-      .returning('storageKey')
+      .returning(['id', 'storageKey'])
       .execute();
+    for (const row of rows) this.entries?.delete(row.id);
     return rows.map((row) => row.storageKey);
   }
 
@@ -86,10 +110,15 @@ export class FileRegistry {
     return new Set(rows.map((row) => row.storageKey));
   }
 
+  /** `isVisibleTo`, as a query. */
   private visibleTo(viewer: Viewer) {
     const query = this.db.selectFrom('files');
     return viewer.role === 'admin' ? query : query.where('ownerId', '=', viewer.id);
   }
+}
+
+function isVisibleTo(file: StoredFile, viewer: Viewer): boolean {
+  return viewer.role === 'admin' || file.ownerId === viewer.id;
 }
 
 function toStoredFile(row: Selectable<FilesTable>): StoredFile {

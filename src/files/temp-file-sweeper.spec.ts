@@ -28,8 +28,8 @@ class InMemoryRegistry extends FileRegistry {
   /** Inserts wait for this; an insert happens at once unless a test replaces it. */
   insertsMayLand: Promise<void> = Promise.resolve();
 
-  constructor() {
-    super(undefined as unknown as Database);
+  constructor(config: AppConfig) {
+    super(undefined as unknown as Database, config);
   }
 
   override async insert(file: StoredFile): Promise<void> {
@@ -67,7 +67,7 @@ describe('TempFileSweeper', () => {
     storageDir = await mkdtemp(join(tmpdir(), 'sweeper-spec-'));
     config = loadConfig({ STORAGE_DIR: storageDir, JWT_SECRET: 'x'.repeat(32) }).config;
     store = new LocalFileStore(config);
-    registry = new InMemoryRegistry();
+    registry = new InMemoryRegistry(config);
     tempFiles = new TempFiles(config);
     files = new FilesService(registry, store, tempFiles);
     sweeper = new TempFileSweeper(config, tempFiles, store, registry, files);

@@ -1,11 +1,16 @@
-import { Global, Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
-import { TempFileCleanupInterceptor } from './temp-file-cleanup.interceptor.js';
+import { Global, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
+import { TempFileCleanupMiddleware } from './temp-file-cleanup.middleware.js';
 import { TempFiles } from './temp-files.service.js';
 
 @Global()
 @Module({
-  providers: [TempFiles, { provide: APP_INTERCEPTOR, useClass: TempFileCleanupInterceptor }],
+  providers: [TempFiles],
   exports: [TempFiles],
 })
-export class TempFilesModule {}
+export class TempFilesModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer
+      .apply(TempFileCleanupMiddleware)
+      .forRoutes({ path: '{/*splat}', method: RequestMethod.ALL });
+  }
+}

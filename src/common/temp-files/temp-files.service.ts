@@ -16,7 +16,7 @@ interface RequestTempState {
 /**
  * Temp files under STORAGE_DIR/tmp, each belonging to the request that made it. What a request
  * has not released (committed elsewhere) by the time its response is over is removed, whether
- * the response succeeded, failed or the client went away (`TempFileCleanupInterceptor`).
+ * the response succeeded, failed or the client went away (`TempFileCleanupMiddleware`).
  */
 @Injectable()
 export class TempFiles {

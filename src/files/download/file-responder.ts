@@ -31,6 +31,8 @@ export class FileResponder {
   /**
    * Sets the status and headers on `res`; returns the body to send, or undefined for none (304).
    * A body counts against `holderKey` of `holder` (a user's id, a link's signature) while it is sent.
+   * The answer may be reused by the client until `reusableUntil` (a signed link's expiry), or for
+   * good without it: the bytes under a file id never change.
    * @throws NotFoundException when the registry names bytes the store does not have
    * @throws RetryLaterException (429) when the holder has as many downloads in progress as it may
    */
@@ -41,14 +43,15 @@ export class FileResponder {
     holderKey: string,
     req: Request,
     res: Response,
+    reusableUntil?: Date,
   ): Promise<StreamableFile | undefined> {
     const etag = `"${file.sha256}"`;
     const lastModified = file.createdAt.toUTCString();
     res.setHeader('ETag', etag);
     res.setHeader('Last-Modified', lastModified);
-    res.setHeader('Cache-Control', 'private');
 
     if (isNotModified(req, etag, file.createdAt)) {
+      res.setHeader('Cache-Control', cacheControl(reusableUntil));
       res.status(HttpStatus.NOT_MODIFIED);
       return undefined;
     }
@@ -74,6 +77,8 @@ export class FileResponder {
 
     const type =
       disposition === 'inline' && isSafeInline(file.contentType) ? 'inline' : 'attachment';
+    // Only here, once no error can answer instead: an error must not be reused for a year.
+    res.setHeader('Cache-Control', cacheControl(reusableUntil));
     res.setHeader('Content-Type', file.contentType);
     res.setHeader('Content-Disposition', contentDisposition(type, file.filename));
     res.setHeader('Content-Length', String(length));
@@ -97,6 +102,21 @@ export class FileResponder {
         response.destroy?.();
       });
   }
+}
+
+/** A year: what RFC 9111 calls "never expires" in practice (browsers cap max-age near it). */
+const FOREVER_SECONDS = 31_536_000;
+
+/**
+ * Private: the file is its owner's (or a link holder's), never a shared cache's. Immutable: the
+ * bytes under a file id never change, so a browser need not even revalidate while it is fresh.
+ */
+function cacheControl(reusableUntil: Date | undefined): string {
+  const maxAge =
+    reusableUntil === undefined
+      ? FOREVER_SECONDS
+      : Math.max(0, Math.floor((reusableUntil.getTime() - Date.now()) / 1000));
+  return `private, max-age=${maxAge}, immutable`;
 }
 
 /** If-None-Match (weak comparison, a list or "*"), else If-Modified-Since (RFC 9110, 13.2.2). */

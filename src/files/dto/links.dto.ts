@@ -1,17 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { DISPOSITIONS, type Disposition } from '../../common/content-disposition.js';
-
-export class DownloadQueryDto {
-  @ApiPropertyOptional({
-    enum: DISPOSITIONS,
-    default: 'attachment',
-    description: 'inline is honoured for raster images, PDF, plain text, audio and video only',
-  })
-  @IsOptional()
-  @IsIn(DISPOSITIONS, { message: 'disposition must be attachment or inline' })
-  disposition: Disposition = 'attachment';
-}
 
 export class CreateLinkDto {
   @ApiPropertyOptional({
@@ -46,30 +35,4 @@ export class LinkDto {
 
   @ApiProperty({ format: 'date-time' })
   expiresAt!: string;
-}
-
-/** A signed link's query, taken as it comes: the signature decides whether any of it is valid. */
-export class SignedDownloadQueryDto {
-  @ApiProperty({ description: 'Expiry, in seconds since the epoch' })
-  @IsOptional()
-  @IsString()
-  expires?: string;
-
-  @ApiProperty({ enum: DISPOSITIONS })
-  @IsOptional()
-  @IsString()
-  disposition?: string;
-
-  @ApiPropertyOptional({
-    description:
-      'Id of the key that signed the link (absent from links made before keys were rotated)',
-  })
-  @IsOptional()
-  @IsString()
-  kid?: string;
-
-  @ApiProperty()
-  @IsOptional()
-  @IsString()
-  signature?: string;
 }

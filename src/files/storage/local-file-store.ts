@@ -1,9 +1,11 @@
 import { mkdirSync } from 'node:fs';
-import { mkdir, open, opendir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, opendir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { Injectable, Logger } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { AppConfig } from '../../config/app-config.js';
+import { AUTH_STATE_TTL_MS } from '../../users/users.service.js';
 import { ByteRange, FileStore, StoredBytesMissingError } from './file-store.js';
 import { BufferPool, RecyclingReadStream, type ChunkConsumer } from './recycling-read-stream.js';
 
@@ -23,6 +25,12 @@ function isStorageKey(key: string): boolean {
 /**
  * Stored bytes on local disk, under STORAGE_DIR/files/<key>. Keys are made by the service
  * (sharded by UUID: `ab/cd/abcd…`), never by a client, and are checked to stay inside the folder.
+ *
+ * Small files (SMALL_FILE_MAX_BYTES at most) are kept in memory once read, SMALL_FILE_CACHE_BYTES
+ * in all, the least recently read going first, as nginx's open_file_cache keeps descriptors: a
+ * small download then costs no open, read and close on the thread pool. The bytes under a key
+ * never change; a removal through this instance forgets them at once, and nothing is kept longer
+ * than AUTH_STATE_TTL_MS, the delay within which a deletion through another instance is seen.
  */
 @Injectable()
 export class LocalFileStore extends FileStore {
@@ -30,11 +38,24 @@ export class LocalFileStore extends FileStore {
   private readonly root: string;
   /** Idle buffers kept for the next downloads: 32 MiB at most. */
   private readonly pool = new BufferPool(READ_BUFFER_BYTES, 32);
+  private readonly smallFiles: LRUCache<string, Buffer> | undefined;
+  private readonly smallFileMaxBytes: number;
 
   constructor(config: AppConfig) {
     super();
     this.root = join(config.storageDir, 'files');
     mkdirSync(this.root, { recursive: true, mode: FOLDER_MODE });
+    const { smallFileBytes, smallFileMaxBytes } = config.caches;
+    this.smallFileMaxBytes = Math.min(smallFileMaxBytes, smallFileBytes);
+    this.smallFiles =
+      this.smallFileMaxBytes > 0
+        ? new LRUCache({
+            maxSize: smallFileBytes,
+            // An empty file still takes an entry.
+            sizeCalculation: (bytes) => Math.max(bytes.length, 1),
+            ttl: AUTH_STATE_TTL_MS,
+          })
+        : undefined;
   }
 
   /**
@@ -50,12 +71,21 @@ export class LocalFileStore extends FileStore {
   }
 
   async read(key: string, range: ByteRange, consumer?: ChunkConsumer): Promise<Readable> {
+    const cached = this.smallFiles?.get(key);
+    if (cached) return readableOf(cached, range);
     let handle;
     try {
       handle = await open(this.pathOf(key), 'r');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new StoredBytesMissingError(key);
       throw error;
+    }
+    if (range.end < this.smallFileMaxBytes) {
+      const bytes = await this.readSmallFile(handle);
+      if (bytes) {
+        this.smallFiles!.set(key, bytes);
+        return readableOf(bytes, range);
+      }
     }
     if (range.end < range.start) {
       await handle.close();
@@ -68,7 +98,32 @@ export class LocalFileStore extends FileStore {
   }
 
   async remove(key: string): Promise<void> {
+    this.smallFiles?.delete(key);
     await rm(this.pathOf(key), { force: true });
+  }
+
+  /**
+   * The whole file, closing it, when it is small enough to keep; otherwise undefined, and the
+   * file stays open for streaming.
+   */
+  private async readSmallFile(handle: FileHandle): Promise<Buffer | undefined> {
+    try {
+      const { size } = await handle.stat();
+      if (size > this.smallFileMaxBytes) return undefined;
+      // A buffer of its own, not a slice of Node's shared slab, which it would keep alive.
+      const bytes = Buffer.allocUnsafeSlow(size);
+      let filled = 0;
+      while (filled < size) {
+        const { bytesRead } = await handle.read(bytes, filled, size - filled, filled);
+        if (bytesRead === 0) throw new Error('the stored file shrank while it was read');
+        filled += bytesRead;
+      }
+      await handle.close();
+      return bytes;
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw error;
+    }
   }
 
   /**
@@ -102,6 +157,14 @@ export class LocalFileStore extends FileStore {
     if (!isStorageKey(key)) throw new Error(`not a storage key: ${key}`);
     return join(this.root, key);
   }
+}
+
+/** `range` of bytes in memory, as the one chunk of a stream. */
+function readableOf(bytes: Buffer, range: ByteRange): Readable {
+  const stream = new Readable({ read: () => undefined });
+  if (range.end >= range.start) stream.push(bytes.subarray(range.start, range.end + 1));
+  stream.push(null);
+  return stream;
 }
 
 async function syncPath(path: string): Promise<void> {
