@@ -10,6 +10,8 @@ import type { AppConfig } from '../../config/app-config.js';
 const MIN_WRITE_BYTES = 4096;
 /** The longest a line waits before it is written, when few requests come. */
 const FLUSH_INTERVAL_MS = 500;
+/** The longest a graceful stop waits for the last lines to be written. */
+const FLUSH_WAIT_MS = 5000;
 
 /** pino's stdout writer (sonic-boom), with the parts of its interface used here. */
 type StdoutWriter = DestinationStream & {
@@ -76,10 +78,15 @@ function prettyMessage(line: Record<string, unknown>, messageKey: string): strin
   return `${context ? `[${context}] ` : ''}${typeof message === 'string' ? message : ''}`;
 }
 
-/** Resolves once every line logged so far has been handed to stdout. */
+/**
+ * Resolves once every line logged so far has been handed to stdout, or after FLUSH_WAIT_MS: a
+ * reader that stopped reading stdout must not hold up the stop (what is left is then written
+ * synchronously on exit, as far as the pipe takes it).
+ */
 export function flushLog(): Promise<void> {
   return new Promise((done) => {
     if (!stdout) return done();
+    setTimeout(done, FLUSH_WAIT_MS).unref();
     // An error here is stdout's (a closed pipe, or fsync on a pipe): nothing more can be done.
     stdout.flush(() => done());
   });
