@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Database } from '../src/database/database.js';
-import { AUTH_STATE_TTL_MS } from '../src/users/users.service.js';
+import { AUTH_STATE_TTL_MS } from '../src/common/cached-state.js';
 import { binaryParser } from './support/binary-parser.js';
 import { DIALECTS } from './support/test-database.js';
 import { TestApp, type TestUser } from './support/test-app.js';

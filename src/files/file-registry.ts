@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { AppConfig } from '../config/app-config.js';
 import { Database } from '../database/database.js';
 import type { FilesTable, Tables } from '../database/tables.js';
-import { AUTH_STATE_TTL_MS } from '../users/users.service.js';
+import { AUTH_STATE_TTL_MS } from '../common/cached-state.js';
 import type { StoredFile, Viewer } from './stored-file.js';
 
 /** A position in the newest-first listing: the last file of the previous page. */

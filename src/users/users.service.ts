@@ -1,15 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import type { Kysely, Selectable } from 'kysely';
+import { AUTH_STATE_TTL_MS } from '../common/cached-state.js';
 import { ExpiringCache } from '../common/expiring-cache.js';
 import { Database } from '../database/database.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../database/database-errors.js';
 import type { Tables, UsersTable } from '../database/tables.js';
 import { PasswordHasher } from './password-hasher.js';
 import type { AuthState, ExternalIdentity, Role, User } from './user.js';
-
-/** How long an instance may act on a user's state before reading it again. */
-export const AUTH_STATE_TTL_MS = 30_000;
 
 export interface NewUser {
   username: string;

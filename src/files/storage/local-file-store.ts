@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { Injectable, Logger } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { AppConfig } from '../../config/app-config.js';
-import { AUTH_STATE_TTL_MS } from '../../users/users.service.js';
+import { AUTH_STATE_TTL_MS } from '../../common/cached-state.js';
 import { ByteRange, FileStore, StoredBytesMissingError } from './file-store.js';
 import { BufferPool, RecyclingReadStream, type ChunkConsumer } from './recycling-read-stream.js';
 
