@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { GateBusyError } from './concurrency-gate.js';
+import { DomainError, type DomainErrorKind } from './domain-errors.js';
 import { HttpExceptionWithHeaders, RetryLaterException } from './http-exceptions.js';
 
 interface ErrorBody {
@@ -72,8 +73,20 @@ export class AllExceptionsFilter implements ExceptionFilter {
   }
 }
 
+const STATUS_OF: Record<DomainErrorKind, HttpStatus> = {
+  invalid: HttpStatus.BAD_REQUEST,
+  unauthenticated: HttpStatus.UNAUTHORIZED,
+  forbidden: HttpStatus.FORBIDDEN,
+  'not-found': HttpStatus.NOT_FOUND,
+  conflict: HttpStatus.CONFLICT,
+  'too-large': HttpStatus.PAYLOAD_TOO_LARGE,
+  unprocessable: HttpStatus.UNPROCESSABLE_ENTITY,
+  'storage-unavailable': HttpStatus.SERVICE_UNAVAILABLE,
+};
+
 /** Errors of the service's own that mean a status of their own. */
 function toHttpException(error: unknown): unknown {
+  if (error instanceof DomainError) return new HttpException(error.message, STATUS_OF[error.kind]);
   if (error instanceof GateBusyError) {
     return new RetryLaterException(
       HttpStatus.SERVICE_UNAVAILABLE,

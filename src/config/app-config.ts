@@ -93,11 +93,32 @@ export class AppConfig {
   /** Number of reverse proxies whose X-Forwarded-For is trusted (Express "trust proxy"). */
   readonly trustProxy!: number;
   readonly sweeper!: { readonly intervalSeconds: number; readonly minAgeSeconds: number };
+  /** Where stored bytes live. */
+  readonly storage!: StorageConfig;
+  /** How downloads hand out the bytes: through the service, or by a redirect to the store. */
+  readonly downloadRedirect!:
+    | { readonly mode: 'none' }
+    | { readonly mode: 'presigned'; readonly ttlSeconds: number };
 
   constructor(values: AppConfig) {
     Object.assign(this, values);
     Object.freeze(this);
   }
+}
+
+export type StorageConfig = { readonly driver: 'local' } | ({ readonly driver: 's3' } & S3Config);
+
+/** An S3-compatible bucket. Credentials come from the AWS SDK's default chain, never from here. */
+export interface S3Config {
+  readonly bucket: string;
+  /** Unset: AWS S3 itself. */
+  readonly endpoint?: string;
+  readonly region: string;
+  readonly forcePathStyle: boolean;
+  /** Prepended to every key: empty, or ending in `/`. */
+  readonly prefix: string;
+  readonly partSizeBytes: number;
+  readonly queueSize: number;
 }
 
 export interface OidcConfig {
@@ -243,6 +264,23 @@ export function loadConfig(
       intervalSeconds: vars.SWEEP_INTERVAL_SECONDS,
       minAgeSeconds: vars.SWEEP_MIN_AGE_SECONDS,
     },
+    storage:
+      vars.STORAGE_DRIVER === 's3'
+        ? {
+            driver: 's3',
+            bucket: vars.S3_BUCKET!,
+            endpoint: vars.S3_ENDPOINT?.replace(/\/$/, ''),
+            region: vars.S3_REGION,
+            forcePathStyle: vars.S3_FORCE_PATH_STYLE === 'true',
+            prefix: vars.S3_PREFIX,
+            partSizeBytes: vars.S3_PART_SIZE_MB * 2 ** 20,
+            queueSize: vars.S3_UPLOAD_QUEUE_SIZE,
+          }
+        : { driver: 'local' },
+    downloadRedirect:
+      vars.DOWNLOAD_REDIRECT === 'presigned'
+        ? { mode: 'presigned', ttlSeconds: vars.DOWNLOAD_REDIRECT_TTL_SECONDS }
+        : { mode: 'none' },
   });
   return { config, warnings };
 }

@@ -1,0 +1,57 @@
+/**
+ * What went wrong, in the service's own terms: services throw these and know nothing of HTTP.
+ * `AllExceptionsFilter` maps each kind to its status; the CLI prints the message.
+ */
+export abstract class DomainError extends Error {
+  abstract readonly kind: DomainErrorKind;
+}
+
+export type DomainErrorKind =
+  | 'invalid'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not-found'
+  | 'conflict'
+  | 'too-large'
+  | 'unprocessable'
+  | 'storage-unavailable';
+
+/** The input is malformed or out of range. */
+export class InvalidInputError extends DomainError {
+  readonly kind = 'invalid';
+}
+
+/** The caller is not (or no longer) who it claims: a deleted user, a bad password. */
+export class UnauthenticatedError extends DomainError {
+  readonly kind = 'unauthenticated';
+}
+
+/** The caller is known but may not do this. */
+export class ForbiddenError extends DomainError {
+  readonly kind = 'forbidden';
+}
+
+/** No such thing, or none the caller may see (which, to them, is the same). */
+export class NotFoundError extends DomainError {
+  readonly kind = 'not-found';
+}
+
+/** The change contradicts the current state: a name taken, the last admin. */
+export class ConflictError extends DomainError {
+  readonly kind = 'conflict';
+}
+
+/** Larger than a configured limit. */
+export class TooLargeError extends DomainError {
+  readonly kind = 'too-large';
+}
+
+/** Well-formed, but not something the service can work with (an image it cannot decode). */
+export class UnprocessableError extends DomainError {
+  readonly kind = 'unprocessable';
+}
+
+/** The file store failed or cannot be reached: worth retrying later, not the caller's fault. */
+export class StorageUnavailableError extends DomainError {
+  readonly kind = 'storage-unavailable';
+}
