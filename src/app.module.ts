@@ -16,9 +16,8 @@ import { loggerOptions } from './common/logging/logger-options.js';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
-import { TempFilesModule } from './common/temp-files/temp-files.module.js';
 import { FilesModule } from './files/files.module.js';
-import { TempFileSweeper } from './files/temp-file-sweeper.js';
+import { StorageSweeper } from './files/storage-sweeper.js';
 import { HealthModule } from './health/health.module.js';
 import { ImagesModule } from './images/images.module.js';
 import { BootstrapAdmin } from './users/bootstrap-admin.js';
@@ -35,7 +34,6 @@ export class AppModule implements NestModule {
         DatabaseModule,
         UsersModule,
         AuthModule,
-        TempFilesModule,
         FilesModule,
         ImagesModule,
         HealthModule,
@@ -43,7 +41,7 @@ export class AppModule implements NestModule {
       providers: [
         // The server's own start-up and background work; the operator CLI does neither.
         BootstrapAdmin,
-        TempFileSweeper,
+        StorageSweeper,
         LogFlush,
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         {

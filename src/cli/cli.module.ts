@@ -1,7 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
 import { AppConfig } from '../config/app-config.js';
-import { TempFilesModule } from '../common/temp-files/temp-files.module.js';
 import { ConfigModule } from '../config/config.module.js';
 import { DatabaseModule } from '../database/database.module.js';
 import { UsersModule } from '../users/users.module.js';
@@ -12,13 +11,7 @@ export class CliModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: CliModule,
-      imports: [
-        ConfigModule.forRoot(config),
-        DatabaseModule,
-        TempFilesModule,
-        UsersModule,
-        AuthModule,
-      ],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, UsersModule, AuthModule],
     };
   }
 }

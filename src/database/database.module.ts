@@ -3,6 +3,7 @@ import { PostgresAdapter, sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import { AppConfig } from '../config/app-config.js';
 import { Database } from './database.js';
+import { Leases } from './leases.js';
 import { migrations } from './migrations/index.js';
 
 /** Opens the registry database and brings its schema up to date before anything uses it. */
@@ -23,8 +24,9 @@ import { migrations } from './migrations/index.js';
         return db;
       },
     },
+    Leases,
   ],
-  exports: [Database],
+  exports: [Database, Leases],
 })
 export class DatabaseModule {}
 

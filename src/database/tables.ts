@@ -47,8 +47,26 @@ export interface ApiKeysTable {
   lastUsedAt: number | null;
 }
 
+/** A write under a storage key whose registry row is not there yet (see the sweeper). */
+export interface PendingUploadsTable {
+  storageKey: string;
+  createdAt: number;
+  /** Renewed while the writing process lives: an old one means that process died. */
+  touchedAt: number;
+}
+
+/** Work one instance at a time may do, until `expiresAt`. */
+export interface LeasesTable {
+  name: string;
+  /** The instance holding it (a random id per process). */
+  holder: string;
+  expiresAt: number;
+}
+
 export interface Tables {
   users: UsersTable;
   files: FilesTable;
   apiKeys: ApiKeysTable;
+  pendingUploads: PendingUploadsTable;
+  leases: LeasesTable;
 }

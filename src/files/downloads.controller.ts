@@ -1,14 +1,4 @@
-import {
-  applyDecorators,
-  Controller,
-  Get,
-  Head,
-  Param,
-  Query,
-  Req,
-  Res,
-  StreamableFile,
-} from '@nestjs/common';
+import { applyDecorators, Controller, Get, Head, Param, Query, Req, Res } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiForbiddenResponse,
@@ -103,7 +93,10 @@ const SignedLinkQueries = () =>
     ApiQuery({ name: 'signature' }),
   );
 
-/** HEAD handlers come first: Express would otherwise answer HEAD with the GET route. */
+/**
+ * HEAD handlers come first: Express would otherwise answer HEAD with the GET route. Every handler
+ * answers through `FileResponder`, which writes the response itself (`@Res()`).
+ */
 @ApiTags('files')
 @Controller('files')
 export class DownloadsController {
@@ -125,8 +118,8 @@ export class DownloadsController {
     @Query(DispositionQueryPipe) disposition: Disposition,
     @CurrentUser() user: AuthenticatedUser,
     @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
-  ): Promise<StreamableFile | undefined> {
+    @Res() res: Response,
+  ): Promise<void> {
     return this.download(id, disposition, user, req, res);
   }
 
@@ -142,8 +135,8 @@ export class DownloadsController {
     @Query(DispositionQueryPipe) disposition: Disposition,
     @CurrentUser() user: AuthenticatedUser,
     @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
-  ): Promise<StreamableFile | undefined> {
+    @Res() res: Response,
+  ): Promise<void> {
     const file = await this.files.get(id, user);
     return this.responder.respond(file, disposition, 'user', user.id, req, res);
   }
@@ -159,8 +152,8 @@ export class DownloadsController {
     @Param('id', ParseIdPipe) id: string,
     @Query(SignedLinkQueryPipe) query: SignedLinkQuery,
     @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
-  ): Promise<StreamableFile | undefined> {
+    @Res() res: Response,
+  ): Promise<void> {
     return this.downloadSigned(id, query, req, res);
   }
 
@@ -175,8 +168,8 @@ export class DownloadsController {
     @Param('id', ParseIdPipe) id: string,
     @Query(SignedLinkQueryPipe) query: SignedLinkQuery,
     @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
-  ): Promise<StreamableFile | undefined> {
+    @Res() res: Response,
+  ): Promise<void> {
     const disposition = this.links.verify(id, query);
     const file = await this.files.getForLink(id);
     // A valid signature names one link: the file, its expiry and its disposition.

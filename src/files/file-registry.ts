@@ -7,6 +7,9 @@ import type { FilesTable, Tables } from '../database/tables.js';
 import { AUTH_STATE_TTL_MS } from '../common/cached-state.js';
 import type { StoredFile, Viewer } from './stored-file.js';
 
+/** An upload's pending mark was swept before it could be registered. */
+export class PendingMarkLostError extends Error {}
+
 /** A position in the newest-first listing: the last file of the previous page. */
 export interface ListPosition {
   createdAt: number;
@@ -36,11 +39,25 @@ export class FileRegistry {
     this.entries = max > 0 ? new LRUCache({ max, ttl: AUTH_STATE_TTL_MS }) : undefined;
   }
 
-  async insert(file: StoredFile): Promise<void> {
-    await this.db
-      .insertInto('files')
-      .values({ ...file, createdAt: file.createdAt.getTime() })
-      .execute();
+  /**
+   * Registers `file`, whose bytes were written under a pending mark (`PendingUploads`): the row
+   * goes in and the mark goes out in one transaction, so at no moment is the key neither (which a
+   * sweeper would take for an orphan).
+   */
+  async insertFromPending(file: StoredFile): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const unmarked = await trx
+        .deleteFrom('pendingUploads')
+        .where('storageKey', '=', file.storageKey)
+        .executeTakeFirst();
+      // A sweeper took the mark for abandoned (it went unrenewed for the whole grace period):
+      // the bytes are gone or going, and must not be registered.
+      if (Number(unmarked.numDeletedRows) === 0) throw new PendingMarkLostError(file.storageKey);
+      await trx
+        .insertInto('files')
+        .values({ ...file, createdAt: file.createdAt.getTime() })
+        .execute();
+    });
   }
 
   async findVisible(id: string, viewer: Viewer): Promise<StoredFile | undefined> {
@@ -99,13 +116,19 @@ export class FileRegistry {
     return rows.map((row) => row.storageKey);
   }
 
-  /** Which of `keys` some entry names. */
-  async existingKeys(keys: string[]): Promise<Set<string>> {
+  /**
+   * Which of `keys` an entry names or a pending mark holds. One statement, so one snapshot: a
+   * commit moving a key from marked to registered meanwhile cannot make it look like neither.
+   */
+  async claimedKeys(keys: string[]): Promise<Set<string>> {
     if (keys.length === 0) return new Set();
     const rows = await this.db
       .selectFrom('files')
       .select('storageKey')
       .where('storageKey', 'in', keys)
+      .union(
+        this.db.selectFrom('pendingUploads').select('storageKey').where('storageKey', 'in', keys),
+      )
       .execute();
     return new Set(rows.map((row) => row.storageKey));
   }

@@ -39,7 +39,7 @@ import { ListFilesQueryDto } from './dto/list-files-query.dto.js';
 import { FilesService } from './files.service.js';
 import { SignedLinks } from './links/signed-links.js';
 import { FILE_PART_REWRITE_OPTIONS } from './upload/file-part-stream.js';
-import type { UploadedTempFile } from './upload/upload-storage-engine.js';
+import type { UploadedFilePart } from './upload/upload-storage-engine.js';
 
 @ApiTags('files')
 @ApiBearerAuth()
@@ -55,7 +55,7 @@ export class FilesController {
   @Scopes('files:write')
   @UseInterceptors(FileInterceptor('file', FILE_PART_REWRITE_OPTIONS))
   @ApiOperation({
-    summary: 'Upload a file (streamed to disk, never held in memory)',
+    summary: 'Upload a file (streamed to the store, never held in memory)',
     description:
       'One multipart part named `file`. `contentType` is what the bytes are when recognised, else the ' +
       "part's declared type when valid, else `application/octet-stream`; a part sent without a " +
@@ -78,13 +78,12 @@ export class FilesController {
     description: 'Larger than MAX_UPLOAD_BYTES; nothing is kept',
   })
   async upload(
-    @UploadedFile() upload: UploadedTempFile | undefined,
+    @UploadedFile() upload: UploadedFilePart | undefined,
     @CurrentUser() user: AuthenticatedUser,
-    @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<FileDto> {
     if (!upload) throw new BadRequestException('a multipart part named "file" is required');
-    const file = await this.files.commit(req, user, upload, {
+    const file = await this.files.commit(upload.written, user, {
       filename: upload.originalname,
       declaredType: upload.mimetype,
     });

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
-import { MulterModule } from '@nestjs/platform-express';
-import { TempFiles } from '../common/temp-files/temp-files.service.js';
+import type { MulterModuleOptions } from '@nestjs/platform-express';
+// What `FileInterceptor` injects; provided here rather than through MulterModule, whose options
+// could not depend on FilesService, a provider of this very module.
+import { MULTER_MODULE_OPTIONS } from '@nestjs/platform-express/multer/files.constants.js';
 import { AppConfig } from '../config/app-config.js';
 import { DownloadsController } from './downloads.controller.js';
 import { FileResponder } from './download/file-responder.js';
@@ -9,15 +11,24 @@ import { FilesController } from './files.controller.js';
 import { FilesService } from './files.service.js';
 import { SignedLinks } from './links/signed-links.js';
 import { FileStore } from './storage/file-store.js';
-import { LocalFileStore } from './storage/local-file-store.js';
+import { createFileStore } from './storage/create-file-store.js';
+import { PendingUploads } from './upload/pending-uploads.js';
 import { UploadStorageEngine } from './upload/upload-storage-engine.js';
 
 @Module({
-  imports: [
-    MulterModule.registerAsync({
-      inject: [AppConfig, TempFiles],
-      useFactory: (config: AppConfig, tempFiles: TempFiles) => ({
-        storage: new UploadStorageEngine(tempFiles),
+  controllers: [FilesController, DownloadsController],
+  providers: [
+    FilesService,
+    FileRegistry,
+    FileResponder,
+    SignedLinks,
+    PendingUploads,
+    { provide: FileStore, inject: [AppConfig], useFactory: createFileStore },
+    {
+      provide: MULTER_MODULE_OPTIONS,
+      inject: [AppConfig, FilesService],
+      useFactory: (config: AppConfig, files: FilesService): MulterModuleOptions => ({
+        storage: new UploadStorageEngine(files),
         // Part headers carry UTF-8 filenames, as browsers send them.
         defParamCharset: 'utf8',
         limits: {
@@ -29,16 +40,8 @@ import { UploadStorageEngine } from './upload/upload-storage-engine.js';
           headerPairs: 50,
         },
       }),
-    }),
+    },
   ],
-  controllers: [FilesController, DownloadsController],
-  providers: [
-    FilesService,
-    FileRegistry,
-    FileResponder,
-    SignedLinks,
-    { provide: FileStore, useClass: LocalFileStore },
-  ],
-  exports: [FilesService, FileRegistry, FileStore],
+  exports: [FilesService, FileRegistry, FileStore, PendingUploads],
 })
 export class FilesModule {}

@@ -1,24 +1,26 @@
-import { randomUUID } from 'node:crypto';
-import {
-  BadRequestException,
-  Injectable,
-  Logger,
-  NotFoundException,
-  ServiceUnavailableException,
-  UnauthorizedException,
-} from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
-import type { WrittenFile } from '../common/temp-files/digesting-writer.js';
-import { TempFiles } from '../common/temp-files/temp-files.service.js';
+import {
+  InvalidInputError,
+  NotFoundError,
+  StorageUnavailableError,
+  UnauthenticatedError,
+} from '../common/domain-errors.js';
 import { isForeignKeyViolation } from '../database/database-errors.js';
 import type { Tables } from '../database/tables.js';
-import { FileRegistry, type ListPosition } from './file-registry.js';
-import { FileStore, StoredBytesMissingError, type ByteRange } from './storage/file-store.js';
-import type { ChunkConsumer } from './storage/recycling-read-stream.js';
+import { FileRegistry, PendingMarkLostError, type ListPosition } from './file-registry.js';
+import {
+  FileStore,
+  StoredBytesMissingError,
+  type ByteRange,
+  type PresignOptions,
+} from './storage/file-store.js';
 import type { StoredFile, Viewer } from './stored-file.js';
 import { decideContentType } from './upload/content-type.js';
 import { sanitizeFilename } from './upload/filename.js';
+import { PendingUpload } from './upload/pending-upload.js';
+import { PendingUploads } from './upload/pending-uploads.js';
 
 export interface FilePage {
   items: StoredFile[];
@@ -32,106 +34,130 @@ export interface ClientFileInfo {
 }
 
 /**
- * Stored files: committing what a request wrote, finding, listing and deleting them. Who may see
- * what is the registry's rule; where bytes live is the store's.
+ * Stored files: receiving, committing, finding, listing and deleting them. Who may see what is
+ * the registry's rule; where bytes live is the store's.
  */
 @Injectable()
 export class FilesService {
   private readonly logger = new Logger(FilesService.name);
-  /** Keys moved into the store whose registry row is not written yet: the sweeper keeps off. */
-  private readonly committing = new Set<string>();
 
   constructor(
     private readonly registry: FileRegistry,
     private readonly store: FileStore,
-    private readonly tempFiles: TempFiles,
+    private readonly pendingUploads: PendingUploads,
   ) {}
 
   /**
-   * Makes a temp file of `request` a stored file of `owner`: bytes durable first, then the
-   * registry row. A failure at any step leaves neither (the temp file goes with the request).
+   * A new upload, marked pending in the shared database before its first byte is written. Its
+   * holder writes it, then commits or discards it.
+   * @throws StorageUnavailableError when the database cannot take the mark
    */
-  async commit(
-    request: object,
-    owner: Viewer,
-    temp: WrittenFile,
-    client: ClientFileInfo,
-  ): Promise<StoredFile> {
-    const id = randomUUID();
+  async beginUpload(): Promise<PendingUpload> {
+    const upload = new PendingUpload(this.store, this.pendingUploads);
+    await this.pendingUploads.mark(upload.storageKey);
+    return upload;
+  }
+
+  /**
+   * Writes `source` into `upload`. A store that fails is a StorageUnavailableError (logged); a
+   * source that fails (the client went away) rejects with its own error.
+   */
+  async write(upload: PendingUpload, source: Readable): Promise<WrittenUpload> {
+    try {
+      return { upload, ...(await upload.write(source)) };
+    } catch (error) {
+      if (!isStorageFailure(error)) throw error;
+      this.logger.error(`the store refused the upload ${upload.id}: ${String(error)}`);
+      throw new StorageUnavailableError('the storage cannot take files right now');
+    }
+  }
+
+  /**
+   * Makes a written upload a stored file of `owner`: type from its bytes, sanitised name, registry
+   * row. A failure discards it.
+   * @throws UnauthenticatedError when the owner was deleted while the upload was on its way
+   */
+  async commit(written: WrittenUpload, owner: Viewer, client: ClientFileInfo): Promise<StoredFile> {
+    const { upload } = written;
     const file: StoredFile = {
-      id,
+      id: upload.id,
       ownerId: owner.id,
       filename: sanitizeFilename(client.filename),
-      contentType: await decideContentType(temp.head, client.declaredType),
-      size: temp.size,
-      sha256: temp.sha256,
-      storageKey: `${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`,
+      contentType: await decideContentType(written.head, client.declaredType),
+      size: written.size,
+      sha256: written.sha256,
+      storageKey: upload.storageKey,
       createdAt: new Date(),
     };
-    this.committing.add(file.storageKey);
     try {
-      await this.store.put(file.storageKey, temp.path).catch(async (error: unknown) => {
-        this.logger.error(`the store refused file ${id}: ${String(error)}`);
-        await this.store.remove(file.storageKey).catch(() => undefined);
-        throw new ServiceUnavailableException('the storage cannot take files right now');
-      });
-      this.tempFiles.release(request, temp.path);
-      await this.registry.insert(file).catch(async (error: unknown) => {
-        await this.store.remove(file.storageKey);
-        // The owner was deleted while their upload was on its way.
-        if (isForeignKeyViolation(error))
-          throw new UnauthorizedException('the user no longer exists');
-        throw error;
-      });
-    } finally {
-      this.committing.delete(file.storageKey);
+      await this.registry.insertFromPending(file);
+    } catch (error) {
+      await upload.discard();
+      if (isForeignKeyViolation(error)) throw new UnauthenticatedError('the user no longer exists');
+      if (error instanceof PendingMarkLostError) {
+        this.logger.error(`upload ${upload.id} was swept as abandoned before its commit`);
+        throw new StorageUnavailableError('the upload could not be committed: send it again');
+      }
+      throw error;
     }
+    upload.committed();
     return file;
   }
 
-  isCommitting(key: string): boolean {
-    return this.committing.has(key);
+  /** `source` as a new stored file of `owner`, in one go (what the image blur makes). */
+  async storeNew(owner: Viewer, source: Readable, client: ClientFileInfo): Promise<StoredFile> {
+    const upload = await this.beginUpload();
+    try {
+      return await this.commit(await this.write(upload, source), owner, client);
+    } finally {
+      await upload.discard(); // nothing, once committed
+    }
   }
 
-  /** @throws NotFoundException when there is no such file, or `viewer` may not see it */
+  /** @throws NotFoundError when there is no such file, or `viewer` may not see it */
   async get(id: string, viewer: Viewer): Promise<StoredFile> {
     const file = await this.registry.findVisible(id, viewer);
-    if (!file) throw new NotFoundException('file not found');
+    if (!file) throw new NotFoundError('file not found');
     return file;
   }
 
   /** For a signed link: any owner's file. */
   async getForLink(id: string): Promise<StoredFile> {
     const file = await this.registry.find(id);
-    if (!file) throw new NotFoundException('file not found');
+    if (!file) throw new NotFoundError('file not found');
     return file;
   }
 
   /**
-   * The stored bytes of `file` (or of `range`); see `FileStore.read` for `consumer`.
-   * @throws NotFoundException, logged, when the registry names bytes the store does not have
-   * @throws ServiceUnavailableException, logged, when the store fails
+   * The stored bytes of `file` (or of `range`).
+   * @throws NotFoundError, logged, when the registry names bytes the store does not have
+   * @throws StorageUnavailableError, logged, when the store fails
    */
-  async openBytes(
-    file: StoredFile,
-    range?: ByteRange,
-    consumer?: ChunkConsumer,
-  ): Promise<Readable> {
+  async openBytes(file: StoredFile, range?: ByteRange): Promise<Readable> {
     try {
-      return await this.store.read(
-        file.storageKey,
-        range ?? { start: 0, end: file.size - 1 },
-        consumer,
-      );
+      return await this.store.read(file.storageKey, range ?? { start: 0, end: file.size - 1 });
     } catch (error) {
       if (error instanceof StoredBytesMissingError) {
         this.logger.error(
           `the registry names file ${file.id}, but its bytes are missing from the store`,
         );
-        throw new NotFoundException('file not found');
+        throw new NotFoundError('file not found');
       }
       this.logger.error(`the store cannot read file ${file.id}: ${String(error)}`);
-      throw new ServiceUnavailableException('the storage cannot be read right now');
+      throw new StorageUnavailableError('the storage cannot be read right now');
+    }
+  }
+
+  /**
+   * A URL that fetches `file` straight from the store, or undefined when the store has none.
+   * @throws StorageUnavailableError, logged, when the store fails
+   */
+  async presignedUrl(file: StoredFile, options: PresignOptions): Promise<string | undefined> {
+    try {
+      return await this.store.presignedUrl(file.storageKey, options);
+    } catch (error) {
+      this.logger.error(`the store cannot presign file ${file.id}: ${String(error)}`);
+      throw new StorageUnavailableError('the storage cannot be read right now');
     }
   }
 
@@ -155,7 +181,7 @@ export class FilesService {
   /** The registry entry goes first; bytes that cannot be removed are left to the sweeper. */
   async delete(id: string, viewer: Viewer): Promise<void> {
     const file = await this.registry.deleteVisible(id, viewer);
-    if (!file) throw new NotFoundException('file not found');
+    if (!file) throw new NotFoundError('file not found');
     await this.removeBytes([file.storageKey]);
   }
 
@@ -175,6 +201,40 @@ export class FilesService {
   }
 }
 
+/** An upload whose bytes are in the store, with what was learnt of them on the way. */
+export interface WrittenUpload {
+  upload: PendingUpload;
+  size: number;
+  sha256: string;
+  head: Buffer;
+}
+
+/**
+ * Errors of the store rather than of the source: the SDK's answers from S3 (they carry
+ * `$metadata`), and the system errors of a disk or a network that the store could not get past.
+ */
+function isStorageFailure(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  if ('$metadata' in error) return true;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && STORAGE_ERROR_CODES.has(code);
+}
+
+const STORAGE_ERROR_CODES = new Set([
+  'ENOSPC',
+  'EDQUOT',
+  'EIO',
+  'EROFS',
+  'EACCES',
+  'EPERM',
+  'ENOENT',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+]);
+
 function encodeCursor(position: ListPosition): string {
   return Buffer.from(JSON.stringify([position.createdAt, position.id])).toString('base64url');
 }
@@ -188,5 +248,5 @@ function decodeCursor(cursor: string): ListPosition {
   } catch {
     // falls through to the 400 below
   }
-  throw new BadRequestException('cursor is malformed');
+  throw new InvalidInputError('cursor is malformed');
 }

@@ -6,7 +6,6 @@ import {
   Param,
   Post,
   Query,
-  Req,
   Res,
   StreamableFile,
   UploadedFile,
@@ -30,7 +29,7 @@ import {
   ApiUnprocessableEntityResponse,
   ApiUnsupportedMediaTypeResponse,
 } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { CurrentUser, Scopes } from '../auth/auth.decorators.js';
 import type { AuthenticatedUser } from '../auth/authenticated-user.js';
 import { contentDisposition } from '../common/content-disposition.js';
@@ -115,10 +114,9 @@ export class ImagesController {
     @Param('id', ParseIdPipe) id: string,
     @Query() { sigma, format }: BlurQueryDto,
     @CurrentUser() user: AuthenticatedUser,
-    @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<FileDto> {
-    const file = await this.images.blurStoredFile(req, user, id, { sigma, format });
+    const file = await this.images.blurStoredFile(user, id, { sigma, format });
     res.location(`/files/${file.id}`);
     return FileDto.from(file);
   }

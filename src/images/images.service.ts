@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { Injectable, PayloadTooLargeException } from '@nestjs/common';
-import { TempFiles } from '../common/temp-files/temp-files.service.js';
 import { AppConfig } from '../config/app-config.js';
 import { FilesService } from '../files/files.service.js';
 import type { StoredFile, Viewer } from '../files/stored-file.js';
@@ -14,21 +13,14 @@ export class ImagesService {
   constructor(
     private readonly files: FilesService,
     private readonly processor: ImageProcessor,
-    private readonly tempFiles: TempFiles,
     private readonly config: AppConfig,
   ) {}
 
   /**
-   * Reads the image (owner rules as for downloads), blurs it, writes the result to a temp file of
-   * `request` and commits it as uploads are committed. Whatever fails, the temp file goes with
-   * the request.
+   * Reads the image (owner rules as for downloads), blurs it, and stores the result as uploads
+   * are stored: if anything fails, nothing of it is kept.
    */
-  async blurStoredFile(
-    request: object,
-    viewer: Viewer,
-    id: string,
-    options: BlurOptions,
-  ): Promise<StoredFile> {
+  async blurStoredFile(viewer: Viewer, id: string, options: BlurOptions): Promise<StoredFile> {
     const source = await this.files.get(id, viewer);
     const { maxBytes } = this.config.images;
     if (source.size > maxBytes) {
@@ -38,8 +30,7 @@ export class ImagesService {
     }
     const input = await buffer(await this.files.openBytes(source));
     const blurred = await this.processor.blur(input, options);
-    const written = await this.tempFiles.write(request, Readable.from([blurred.data]), 'blur');
-    return this.files.commit(request, viewer, written, {
+    return this.files.storeNew(viewer, Readable.from([blurred.data]), {
       filename: blurredName(source.filename, blurred.extension),
       declaredType: blurred.contentType,
     });

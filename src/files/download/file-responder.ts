@@ -1,4 +1,5 @@
-import { HttpStatus, Injectable, Logger, StreamableFile } from '@nestjs/common';
+import { pipeline } from 'node:stream/promises';
+import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { HttpExceptionWithHeaders } from '../../common/http-exceptions.js';
 import { AppConfig } from '../../config/app-config.js';
@@ -13,24 +14,31 @@ import { parseRangeHeader } from './range-header.js';
  * Turns a stored file into the HTTP response of a download: the one place that knows validators,
  * conditional requests, ranges and dispositions (API.md, "Downloads"), and that counts and bounds
  * the downloads in progress (`DownloadSlots`). Every download route, authenticated or signed link,
- * answers through it.
+ * answers through it. The registry row knows size, validators and dates: a HEAD or a 304 never
+ * touches the store.
+ *
+ * With DOWNLOAD_REDIRECT=presigned, a GET that would send bytes answers 302 to a short-lived URL
+ * of the store instead, with the name and type set on it: the bytes then flow from the store, but
+ * its response cannot carry `nosniff` or the CSP sandbox, so such files are always attachments.
  */
 @Injectable()
 export class FileResponder {
   private readonly logger = new Logger(FileResponder.name);
   /** The responder is its only user: made here, it needs no provider of its own. */
   private readonly slots: DownloadSlots;
+  private readonly redirect: AppConfig['downloadRedirect'];
 
   constructor(
     private readonly files: FilesService,
     config: AppConfig,
   ) {
     this.slots = new DownloadSlots(config.downloads);
+    this.redirect = config.downloadRedirect;
   }
 
   /**
-   * Sets the status and headers on `res`; returns the body to send, or undefined for none (304).
-   * A body counts against `holderKey` of `holder` (a user's id, a link's signature) while it is sent.
+   * Answers on `res`: status, headers and the body, if any. A body counts against `holderKey` of
+   * `holder` (a user's id, a link's signature) while it is sent.
    * The answer may be reused by the client until `reusableUntil` (a signed link's expiry), or for
    * good without it: the bytes under a file id never change.
    * @throws NotFoundException when the registry names bytes the store does not have
@@ -44,7 +52,7 @@ export class FileResponder {
     req: Request,
     res: Response,
     reusableUntil?: Date,
-  ): Promise<StreamableFile | undefined> {
+  ): Promise<void> {
     const etag = `"${file.sha256}"`;
     const lastModified = file.createdAt.toUTCString();
     res.setHeader('ETag', etag);
@@ -52,8 +60,8 @@ export class FileResponder {
 
     if (isNotModified(req, etag, file.createdAt)) {
       res.setHeader('Cache-Control', cacheControl(reusableUntil));
-      res.status(HttpStatus.NOT_MODIFIED);
-      return undefined;
+      res.status(HttpStatus.NOT_MODIFIED).end();
+      return;
     }
 
     let request = parseRangeHeader(req.headers.range, file.size);
@@ -70,13 +78,26 @@ export class FileResponder {
     const range = request.kind === 'partial' ? request.range : undefined;
     const length = range ? range.end - range.start + 1 : file.size;
 
-    // A HEAD sends no body: it ends as soon as the file is open.
-    if (req.method !== 'HEAD') this.slots.begin(holder, holderKey, file.id, req, res);
-    // The response is the only consumer of the chunks: their buffers can be reused.
-    const body = await this.files.openBytes(file, range, res);
-
     const type =
       disposition === 'inline' && isSafeInline(file.contentType) ? 'inline' : 'attachment';
+    if (req.method === 'GET' && this.redirect.mode === 'presigned') {
+      const url = await this.files.presignedUrl(file, {
+        expiresInSeconds: this.redirect.ttlSeconds,
+        contentType: file.contentType,
+        contentDisposition: contentDisposition('attachment', file.filename),
+      });
+      if (url) {
+        // The URL expires: neither it nor this answer may be reused for long.
+        res.setHeader('Cache-Control', 'private, no-store');
+        res.redirect(HttpStatus.FOUND, url);
+        return;
+      }
+    }
+
+    // Before a byte is read: a download over its holder's limit is refused here.
+    if (req.method !== 'HEAD') this.slots.begin(holder, holderKey, file.id, req, res);
+    const body = req.method === 'HEAD' ? undefined : await this.files.openBytes(file, range);
+
     // Only here, once no error can answer instead: an error must not be reused for a year.
     res.setHeader('Cache-Control', cacheControl(reusableUntil));
     res.setHeader('Content-Type', file.contentType);
@@ -92,15 +113,23 @@ export class FileResponder {
     } else {
       res.status(HttpStatus.OK);
     }
-    return new StreamableFile(body)
-      .setErrorLogger((error) =>
-        this.logger.warn(`download of file ${file.id} stopped: ${error.message}`),
-      )
-      .setErrorHandler((error, response) => {
+    if (!body) {
+      res.end();
+      return;
+    }
+    // Piped straight into the response, so a local store can reuse its read buffers (see
+    // RecyclingReadStream); a response that closes early destroys the body, which frees its file
+    // or its connection to the store.
+    pipeline(body, res).catch((error: Error) => {
+      if (res.writableFinished) return;
+      if (req.destroyed || res.destroyed) {
+        this.logger.warn(`download of file ${file.id} stopped: ${error.message}`);
+      } else {
         // The headers promise the file's length: no error body can honestly follow them.
         this.logger.error(`reading file ${file.id} failed: ${error.message}`);
-        response.destroy?.();
-      });
+        res.destroy();
+      }
+    });
   }
 }
 

@@ -45,7 +45,7 @@ describe('RecyclingReadStream', () => {
 
   async function send(range: { start: number; end: number }, pool: BufferPool) {
     const consumer = new SlowConsumer();
-    await pipeline(new RecyclingReadStream(await open(path), range, pool, consumer), consumer);
+    await pipeline(new RecyclingReadStream(await open(path), range, pool), consumer);
     return consumer;
   }
 
@@ -74,7 +74,16 @@ describe('RecyclingReadStream', () => {
 
   it('fails, rather than ends early, when the file is shorter than the range', async () => {
     const consumer = new SlowConsumer();
-    const stream = new RecyclingReadStream(await open(path), { start: 0, end: data.length + 10 }, new BufferPool(64 * 1024, 8), consumer);
+    const stream = new RecyclingReadStream(await open(path), { start: 0, end: data.length + 10 }, new BufferPool(64 * 1024, 8));
     await expect(pipeline(stream, consumer)).rejects.toThrow('shorter than its registry entry');
+  });
+
+  it('hands every chunk a buffer of its own when it cannot watch the reader', async () => {
+    const pool = new BufferPool(64 * 1024, 8);
+    const stream = new RecyclingReadStream(await open(path), { start: 0, end: data.length - 1 }, pool);
+    // Kept, not consumed at once: a reused buffer would change the chunks already received.
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
   });
 });

@@ -1,39 +1,45 @@
 import type { Request } from 'express';
 import type { StorageEngine } from 'multer';
-import { TempFiles } from '../../common/temp-files/temp-files.service.js';
-import type { WrittenFile } from '../../common/temp-files/digesting-writer.js';
+import type { FilesService, WrittenUpload } from '../files.service.js';
 
-/** What the controller receives for the `file` part: multer's description plus the written file. */
-export type UploadedTempFile = Express.Multer.File & WrittenFile;
+/** What the controller receives for the `file` part: multer's description plus the written upload. */
+export type UploadedFilePart = Express.Multer.File & { written: WrittenUpload };
 
 /**
- * A multer storage engine that streams the part into a temp file of the request, learning its
- * size, SHA-256 and first bytes on the way. Committing it is the files service's business; if
- * that never happens, the request's temp-file cleanup removes it.
+ * A multer storage engine that streams the part straight into the file store, as a pending
+ * upload of the request, learning its size, SHA-256 and first bytes on the way. Committing it is
+ * the controller's next step; if that never happens (a refused part, an error, a client gone),
+ * the upload is discarded when the response closes.
  */
 export class UploadStorageEngine implements StorageEngine {
-  constructor(private readonly tempFiles: TempFiles) {}
+  constructor(private readonly files: FilesService) {}
 
   _handleFile(
     req: Request,
     file: Express.Multer.File,
-    callback: (error?: unknown, info?: Partial<UploadedTempFile>) => void,
+    callback: (error?: unknown, info?: Partial<UploadedFilePart>) => void,
   ): void {
-    this.tempFiles.write(req, file.stream, 'upload').then(
-      (written) => callback(null, written),
+    this.receive(req, file).then(
+      (written) => callback(null, { written, size: written.size }),
       (error: unknown) => callback(error),
     );
   }
 
   _removeFile(
-    req: Request,
-    file: Express.Multer.File,
+    _req: Request,
+    file: Partial<UploadedFilePart>,
     callback: (error: Error | null) => void,
   ): void {
-    if (!file.path) return callback(null);
-    this.tempFiles.remove(req, file.path).then(
-      () => callback(null),
-      (error: Error) => callback(error),
-    );
+    if (!file.written) return callback(null);
+    file.written.upload.discard().then(() => callback(null), callback);
+  }
+
+  private async receive(req: Request, file: Express.Multer.File): Promise<WrittenUpload> {
+    const upload = await this.files.beginUpload();
+    // Once the response is over, an upload the request did not commit goes.
+    const response = req.res!;
+    if (response.closed) void upload.discard();
+    else response.once('close', () => void upload.discard());
+    return this.files.write(upload, file.stream);
   }
 }
