@@ -124,6 +124,7 @@ describe.each(DIALECTS)('caches, on another instance (%s)', (dialect) => {
     // The same database, storage and JWT secret (kept in STORAGE_DIR): a second instance.
     b = await TestApp.start(dialect, {
       STORAGE_DIR: a.config.storageDir,
+      JWT_SECRET: a.config.jwt.secret,
       ...(a.config.database.dialect === 'postgres' && { DATABASE_URL: a.config.database.url }),
     });
   });

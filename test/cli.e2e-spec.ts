@@ -10,6 +10,7 @@ describe.each(DIALECTS)('operator CLI (%s)', (dialect) => {
     t = await TestApp.start(dialect);
     env = {
       STORAGE_DIR: t.config.storageDir,
+      JWT_SECRET: t.config.jwt.secret,
       ...(t.config.database.dialect === 'postgres' && { DATABASE_URL: t.config.database.url }),
     };
   });

@@ -16,6 +16,7 @@ function startBeside(first: TestApp, env: Record<string, string>): Promise<TestA
   return TestApp.start(database.dialect, {
     STORAGE_DIR: first.config.storageDir,
     DATABASE_URL: database.dialect === 'postgres' ? database.url : `sqlite:${database.file}`,
+    JWT_SECRET: first.config.jwt.secret,
     ...env,
   });
 }

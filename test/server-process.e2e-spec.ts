@@ -54,7 +54,7 @@ describe.each(DIALECTS)('the server process (%s)', (dialect) => {
   beforeEach(async () => {
     storageDir = await mkdtemp(join(tmpdir(), 'file-service-process-'));
     database = await createTestDatabase(dialect);
-    env = { STORAGE_DIR: storageDir, ...(database.url && { DATABASE_URL: database.url }) };
+    env = { STORAGE_DIR: storageDir, ...database.env };
   });
   afterEach(async () => {
     await server?.stop('SIGKILL');

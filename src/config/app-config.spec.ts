@@ -191,10 +191,53 @@ describe('loadConfig', () => {
 
   it('reads a PostgreSQL URL', () => {
     const url = 'postgres://app:pw@db:5432/files';
-    expect(loadConfig({ STORAGE_DIR: storageDir, DATABASE_URL: url }).config.database).toEqual({
+    const env = { STORAGE_DIR: storageDir, DATABASE_URL: url, JWT_SECRET: 'x'.repeat(32) };
+    expect(loadConfig(env).config.database).toEqual({
       dialect: 'postgres',
       url,
     });
+  });
+
+  it('requires JWT_SECRET with PostgreSQL or S3, where instances share the work', () => {
+    expect(() =>
+      loadConfig({ STORAGE_DIR: storageDir, DATABASE_URL: 'postgres://db/files' }),
+    ).toThrow(
+      'JWT_SECRET is required with PostgreSQL: instances sharing the work must share the secret',
+    );
+    expect(() =>
+      loadConfig({ STORAGE_DIR: storageDir, STORAGE_DRIVER: 's3', S3_BUCKET: 'files' }),
+    ).toThrow(
+      'JWT_SECRET is required with STORAGE_DRIVER=s3: instances sharing the work must share the secret',
+    );
+  });
+
+  it('reads the S3 settings, and refuses a presigned redirect without S3', () => {
+    const { config } = loadConfig({
+      STORAGE_DIR: storageDir,
+      JWT_SECRET: 'x'.repeat(32),
+      STORAGE_DRIVER: 's3',
+      S3_BUCKET: 'files',
+      S3_ENDPOINT: 'http://127.0.0.1:9000/',
+      S3_PREFIX: 'service/',
+      DOWNLOAD_REDIRECT: 'presigned',
+    });
+    expect(config.storage).toEqual({
+      driver: 's3',
+      bucket: 'files',
+      endpoint: 'http://127.0.0.1:9000',
+      region: 'us-east-1',
+      forcePathStyle: true,
+      prefix: 'service/',
+      partSizeBytes: 8 * 2 ** 20,
+      queueSize: 4,
+    });
+    expect(config.downloadRedirect).toEqual({ mode: 'presigned', ttlSeconds: 60 });
+    expect(() => loadConfig({ STORAGE_DIR: storageDir, DOWNLOAD_REDIRECT: 'presigned' })).toThrow(
+      'DOWNLOAD_REDIRECT can be presigned only with STORAGE_DRIVER=s3',
+    );
+    expect(() =>
+      loadConfig({ STORAGE_DIR: storageDir, STORAGE_DRIVER: 's3', JWT_SECRET: 'x'.repeat(32) }),
+    ).toThrow('S3_BUCKET must be a bucket name');
   });
 
   it('reports every bad variable at once', () => {

@@ -99,9 +99,12 @@ export class EnvironmentVariables {
       env.JWT_SECRET !== undefined,
   )
   @IsString({
-    message:
-      'is required when NODE_ENV=production, with PostgreSQL and with STORAGE_DRIVER=s3 ' +
-      '(instances sharing the work must share the secret)',
+    message: ({ object }) => {
+      const env = object as EnvironmentVariables;
+      if (env.NODE_ENV === 'production') return 'is required when NODE_ENV=production';
+      const shared = env.STORAGE_DRIVER === 's3' ? 'STORAGE_DRIVER=s3' : 'PostgreSQL';
+      return `is required with ${shared}: instances sharing the work must share the secret`;
+    },
   })
   @MinBytes(32)
   JWT_SECRET?: string;

@@ -228,6 +228,8 @@ const STORAGE_ERROR_CODES = new Set([
   'EACCES',
   'EPERM',
   'ENOENT',
+  'ENOTDIR',
+  'EEXIST',
   'ECONNREFUSED',
   'ETIMEDOUT',
   'ENOTFOUND',

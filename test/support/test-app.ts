@@ -41,7 +41,7 @@ export class TestApp {
         LOG_LEVEL: 'silent',
         ADMIN_USERNAME: ADMIN.username,
         ADMIN_PASSWORD: ADMIN.password,
-        ...(database.url && { DATABASE_URL: database.url }),
+        ...database.env,
         ...env,
       });
       const app = await createApp(config);

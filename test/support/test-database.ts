@@ -8,9 +8,17 @@ export const DIALECTS: Dialect[] = process.env.TEST_DATABASE_URL
   ? ['sqlite', 'postgres']
   : ['sqlite'];
 
+/**
+ * The JWT secret of apps on a PostgreSQL test database, which requires one (instances sharing a
+ * database must share it); on SQLite the app generates its own.
+ */
+export const SHARED_JWT_SECRET = 'jwt-secret-shared-by-the-instances-of-a-test';
+
 export interface TestDatabase {
   /** DATABASE_URL for the app; undefined means the default SQLite file in STORAGE_DIR. */
   url: string | undefined;
+  /** What an app needs in its environment to use this database. */
+  env: Record<string, string>;
   drop(): Promise<void>;
 }
 
@@ -19,7 +27,7 @@ export interface TestDatabase {
  * search_path points at, so parallel test files and concurrent CI runs never meet.
  */
 export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase> {
-  if (dialect === 'sqlite') return { url: undefined, drop: () => Promise.resolve() };
+  if (dialect === 'sqlite') return { url: undefined, env: {}, drop: () => Promise.resolve() };
   const serverUrl = process.env.TEST_DATABASE_URL!;
   const schema = `test_${process.pid}_${randomBytes(4).toString('hex')}`;
   await withClient(serverUrl, async (client) => {
@@ -29,6 +37,7 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
   url.searchParams.set('options', `-c search_path=${schema}`);
   return {
     url: url.toString(),
+    env: { DATABASE_URL: url.toString(), JWT_SECRET: SHARED_JWT_SECRET },
     drop: () =>
       withClient(serverUrl, async (client) => {
         await client.query(`drop schema ${schema} cascade`);

@@ -223,7 +223,8 @@ export class LocalFileStore extends FileStore {
       const id = STAGED_NAME.exec(entry.name)?.[1];
       yield {
         key: id === undefined ? entry.name : storageKeyOf(id),
-        startedAt: found.birthtime.getTime() > 0 ? found.birthtime : found.mtime,
+        // Its last write, later than its start: a write still going on never looks old.
+        startedAt: found.mtime,
         discard: () => rm(path, { force: true }),
       };
     }
