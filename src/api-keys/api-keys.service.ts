@@ -5,13 +5,13 @@ import { isScope, scopesOfRole, type Scope } from '../auth/scopes.js';
 import { ExpiringCache } from '../common/expiring-cache.js';
 import { Database } from '../database/database.js';
 import type { ApiKeysTable } from '../database/tables.js';
-import type { Role } from '../users/user.js';
+import type { Caller } from '../common/caller.js';
 import { AUTH_STATE_TTL_MS } from '../common/cached-state.js';
 import { UsersService } from '../users/users.service.js';
 import { type ApiKey, generateApiKey, hashApiKey } from './api-key.js';
 
-/** Who asks: a user (their id and role), or the operator at the CLI, who may do anything. */
-export type Actor = { id: string; role: Role } | 'operator';
+/** Who asks: a user, or the operator at the CLI, who may do anything. */
+export type Actor = Caller | 'operator';
 
 export interface NewApiKey {
   name: string;

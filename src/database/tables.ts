@@ -1,6 +1,5 @@
 import type { Generated } from 'kysely';
-
-export type Role = 'user' | 'admin';
+import type { Role } from '../common/caller.js';
 
 /** Times are epoch milliseconds (bigint): the same type, order and precision in both dialects. */
 export interface UsersTable {

@@ -7,7 +7,8 @@ import { Database } from '../database/database.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../database/database-errors.js';
 import type { Tables, UsersTable } from '../database/tables.js';
 import { PasswordHasher } from './password-hasher.js';
-import type { AuthState, ExternalIdentity, Role, User } from './user.js';
+import type { Role } from '../common/caller.js';
+import type { AuthState, ExternalIdentity, User } from './user.js';
 
 export interface NewUser {
   username: string;

@@ -1,6 +1,6 @@
 import type { JWTPayload } from 'jose';
 import type { OidcConfig } from '../../config/app-config.js';
-import type { Role } from '../../users/user.js';
+import type { Role } from '../../common/caller.js';
 
 /**
  * The claim `name` of a token: a top-level claim of that name (`groups`, or a namespaced
