@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { AccountsModule } from '../accounts/accounts.module.js';
 import { AuthModule } from '../auth/auth.module.js';
 import { AppConfig } from '../config/app-config.js';
 import { TempFilesModule } from '../common/temp-files/temp-files.module.js';
@@ -6,7 +7,7 @@ import { ConfigModule } from '../config/config.module.js';
 import { DatabaseModule } from '../database/database.module.js';
 import { UsersModule } from '../users/users.module.js';
 
-/** What the operator commands need: the configured database and the user services, no HTTP. */
+/** What the operator commands need: the configured database and the account services, no HTTP. */
 @Module({})
 export class CliModule {
   static forRoot(config: AppConfig): DynamicModule {
@@ -17,6 +18,7 @@ export class CliModule {
         DatabaseModule,
         TempFilesModule,
         UsersModule,
+        AccountsModule,
         AuthModule,
       ],
     };
