@@ -1,7 +1,7 @@
-import { HttpStatus, Injectable, UnauthorizedException } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { ConcurrencyGate } from '../common/concurrency-gate.js';
-import { RetryLaterException } from '../common/http-exceptions.js';
+import { RateLimitedError, UnauthenticatedError } from '../common/domain-errors.js';
 import type { AuthState } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
 import type { AccessTokenClaims } from './authenticated-user.js';
@@ -71,7 +71,7 @@ export class AuthService {
       this.failuresPerClientAndName.takeBack(clientAndName, failure);
       throw error;
     }
-    if (!user) throw new UnauthorizedException('wrong username or password');
+    if (!user) throw new UnauthenticatedError('wrong username or password');
     this.failuresPerClientAndName.takeBack(clientAndName, failure);
     return this.issueToken(user);
   }
@@ -94,7 +94,7 @@ export class AuthService {
 
   private refuseWhileLimited(retryAfterSeconds: number, message: string): void {
     if (retryAfterSeconds > 0) {
-      throw new RetryLaterException(HttpStatus.TOO_MANY_REQUESTS, message, retryAfterSeconds);
+      throw new RateLimitedError(message, retryAfterSeconds);
     }
   }
 }
