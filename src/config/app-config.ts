@@ -97,8 +97,7 @@ export class AppConfig {
   readonly storage!: StorageConfig;
   /** How downloads hand out the bytes: through the service, or by a redirect to the store. */
   readonly downloadRedirect!:
-    | { readonly mode: 'none' }
-    | { readonly mode: 'presigned'; readonly ttlSeconds: number };
+    { readonly mode: 'none' } | { readonly mode: 'presigned'; readonly ttlSeconds: number };
 
   constructor(values: AppConfig) {
     Object.assign(this, values);

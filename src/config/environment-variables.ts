@@ -357,7 +357,9 @@ export class EnvironmentVariables {
 
   /** Unset: AWS S3 itself. Set for MinIO, Ceph RGW, R2 and the like. */
   @IsOptional()
-  @Matches(/^https?:\/\/[^/?#\s]+\/?$/, { message: 'must be an http(s) URL, e.g. http://minio:9000' })
+  @Matches(/^https?:\/\/[^/?#\s]+\/?$/, {
+    message: 'must be an http(s) URL, e.g. http://minio:9000',
+  })
   S3_ENDPOINT?: string;
 
   @Matches(/^[a-z0-9-]{1,32}$/, { message: 'must be a region name, e.g. us-east-1' })

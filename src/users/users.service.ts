@@ -131,9 +131,7 @@ export class UsersService {
       });
     } catch (error) {
       if (isForeignKeyViolation(error)) {
-        throw new ConflictError(
-          'the user still owns files: delete them, or pass deleteFiles=true',
-        );
+        throw new ConflictError('the user still owns files: delete them, or pass deleteFiles=true');
       }
       throw error;
     } finally {
