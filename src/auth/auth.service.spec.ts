@@ -13,6 +13,7 @@ import { UsersService } from '../users/users.service.js';
 import { AuthService, LOGIN_QUEUE_LIMIT } from './auth.service.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 import { SessionTokens } from './session-tokens.js';
+import { SlidingWindowLimiter } from './sliding-window-limiter.js';
 
 /** A hasher whose verifications answer "wrong" only when the test says so. */
 class HeldHasher {
@@ -82,7 +83,12 @@ describe('AuthService password verifications', () => {
     await migrateToLatest(db);
     hasher = new HeldHasher();
     const users = new UsersService(new UserRepository(db), hasher as unknown as PasswordHasher);
-    auth = new AuthService(users, new SessionTokens(config, new VerifiedTokenCache(0)), config);
+    auth = new AuthService(
+      users,
+      new SessionTokens(config, new VerifiedTokenCache(0)),
+      new SlidingWindowLimiter(db),
+      config,
+    );
   });
 
   afterEach(async () => {

@@ -46,8 +46,19 @@ export interface ApiKeysTable {
   lastUsedAt: number | null;
 }
 
+/** The events a login limit still counts for one key (`SlidingWindowLimiter`). */
+export interface LoginAttemptsTable {
+  /** The limit's name, a space, and the key it counts under. */
+  key: string;
+  /** Space-separated epoch milliseconds, oldest first. */
+  times: string;
+  /** When the newest of `times` leaves its window; the row is pruned after. */
+  expiresAt: number;
+}
+
 export interface Tables {
   users: UsersTable;
   files: FilesTable;
   apiKeys: ApiKeysTable;
+  loginAttempts: LoginAttemptsTable;
 }

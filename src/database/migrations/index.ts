@@ -3,6 +3,7 @@ import * as users from './0001-users.js';
 import * as files from './0002-files.js';
 import * as apiKeys from './0003-api-keys.js';
 import * as externalIdentities from './0004-external-identities.js';
+import * as loginAttempts from './0006-login-attempts.js';
 
 /** Every migration, in order. Imported statically, so the built server needs no file scanning. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +11,6 @@ export const migrations: Record<string, Migration> = {
   '0002-files': files,
   '0003-api-keys': apiKeys,
   '0004-external-identities': externalIdentities,
+  // 0005 is the pending uploads' (files/).
+  '0006-login-attempts': loginAttempts,
 };
