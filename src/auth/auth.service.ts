@@ -17,7 +17,7 @@ export interface AccessToken {
 /** Logins that may wait for a password verification slot; past that, 503. */
 export const LOGIN_QUEUE_LIMIT = 64;
 /** Longest a login waits for a password verification slot before it is answered 503. */
-export const LOGIN_QUEUE_TIMEOUT_MS = 10_000;
+const LOGIN_QUEUE_TIMEOUT_MS = 10_000;
 
 /** The limits on logins (API.md), counted in the database for every instance at once. */
 const ATTEMPTS_PER_CLIENT: SlidingWindow = { name: 'client', limit: 60, windowMs: 60_000 };

@@ -11,7 +11,7 @@ import { UsersService } from '../users/users.service.js';
 import { parseDurationSeconds } from './duration.js';
 import { readPassword } from './read-password.js';
 
-export interface Invocation {
+interface Invocation {
   /** Positional arguments after the command's name. */
   args: string[];
   options: {

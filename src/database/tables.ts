@@ -47,7 +47,7 @@ export interface ApiKeysTable {
 }
 
 /** The events a login limit still counts for one key (`SlidingWindowLimiter`). */
-export interface LoginAttemptsTable {
+interface LoginAttemptsTable {
   /** The limit's name, a space, and the key it counts under. */
   key: string;
   /** Space-separated epoch milliseconds, oldest first. */

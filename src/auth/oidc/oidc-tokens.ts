@@ -8,9 +8,9 @@ import { AppConfig, type OidcConfig } from '../../config/app-config.js';
  * refused before any key is looked at, so a token "signed" with HS256 and the provider's public
  * key as the secret goes nowhere.
  */
-export const OIDC_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
+const OIDC_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
 /** How far the provider's clock may be from ours when `exp` and `nbf` are checked. */
-export const OIDC_CLOCK_SKEW_SECONDS = 30;
+const OIDC_CLOCK_SKEW_SECONDS = 30;
 /** Longest wait for the provider's discovery document or keys. */
 const FETCH_TIMEOUT_MS = 5000;
 

@@ -13,7 +13,7 @@ export const UsernameField = () =>
     }),
   );
 
-export const PASSWORD_MIN_LENGTH = 12;
+const PASSWORD_MIN_LENGTH = 12;
 
 export const PasswordField = (required: boolean) =>
   applyDecorators(
