@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
-import { HttpException } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { CliModule } from './cli/cli.module.js';
 import { COMMANDS, UsageError } from './cli/commands.js';
+import { DomainError } from './common/domain-errors.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
 
 /**
@@ -51,8 +51,10 @@ main(process.argv.slice(2)).then(
     if (error instanceof ConfigError) {
       for (const problem of error.problems) console.error(`Invalid configuration: ${problem}`);
     } else if (
+      // The operator's mistakes, the service's refusals (no such user, the last admin), and
+      // parseArgs' complaints (TypeErrors): their message says it all.
       error instanceof UsageError ||
-      error instanceof HttpException ||
+      error instanceof DomainError ||
       error instanceof TypeError
     ) {
       console.error(`error: ${error.message}`);

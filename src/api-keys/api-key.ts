@@ -5,7 +5,7 @@ import type { Scope } from '../auth/scopes.js';
  * Marks a bearer token as an API key, so the guard tells it from a JWT without parsing it, and a
  * secret scanner can tell it from noise.
  */
-export const API_KEY_PREFIX = 'fds_';
+const API_KEY_PREFIX = 'fds_';
 /** 32 random bytes in base64url after the prefix. */
 const API_KEY_LENGTH = API_KEY_PREFIX.length + 43;
 

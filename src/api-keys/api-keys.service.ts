@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { ForbiddenException, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { Selectable } from 'kysely';
 import { isScope, scopesOfRole, type Scope } from '../auth/scopes.js';
+import { ForbiddenError, NotFoundError } from '../common/domain-errors.js';
 import { ExpiringCache } from '../common/expiring-cache.js';
 import { Database } from '../database/database.js';
 import type { ApiKeysTable } from '../database/tables.js';
-import type { Role } from '../users/user.js';
+import type { Caller } from '../common/caller.js';
 import { AUTH_STATE_TTL_MS } from '../common/cached-state.js';
 import { UsersService } from '../users/users.service.js';
 import { type ApiKey, generateApiKey, hashApiKey } from './api-key.js';
 
-/** Who asks: a user (their id and role), or the operator at the CLI, who may do anything. */
-export type Actor = { id: string; role: Role } | 'operator';
+/** Who asks: a user, or the operator at the CLI, who may do anything. */
+export type Actor = Caller | 'operator';
 
 export interface NewApiKey {
   name: string;
@@ -57,21 +58,21 @@ export class ApiKeysService {
 
   /**
    * Makes a key; returns it with its secret, which is never available again.
-   * @throws ForbiddenException for a user making a key for someone else, or scopes beyond the
+   * @throws ForbiddenError for a user making a key for someone else, or scopes beyond the
    * owner's role
-   * @throws NotFoundException when the owner does not exist
+   * @throws NotFoundError when the owner does not exist
    */
   async create(actor: Actor, fields: NewApiKey): Promise<{ apiKey: ApiKey; secret: string }> {
     const ownerId = fields.ownerId ?? (actor === 'operator' ? undefined : actor.id);
     if (ownerId === undefined) throw new Error('an operator must name the owner of a key');
     if (actor !== 'operator' && actor.role !== 'admin' && ownerId !== actor.id) {
-      throw new ForbiddenException('only an admin may make a key for another user');
+      throw new ForbiddenError('only an admin may make a key for another user');
     }
     const owner = await this.users.get(ownerId);
     const allowed = scopesOfRole(owner.role);
     const beyond = fields.scopes.filter((scope) => !allowed.has(scope));
     if (beyond.length > 0) {
-      throw new ForbiddenException(
+      throw new ForbiddenError(
         `a key cannot hold more than its owner's role (${owner.role}) allows: not ${beyond.join(', ')}`,
       );
     }
@@ -106,14 +107,14 @@ export class ApiKeysService {
 
   /**
    * Deletes a key: it stops working at once here, within AUTH_STATE_TTL_MS elsewhere.
-   * @throws NotFoundException when there is no such key, or it is another user's
+   * @throws NotFoundError when there is no such key, or it is another user's
    */
   async revoke(actor: Actor, id: string): Promise<void> {
     let query = this.db.deleteFrom('apiKeys').where('id', '=', id);
     if (actor !== 'operator' && actor.role !== 'admin')
       query = query.where('ownerId', '=', actor.id);
     const deleted = await query.returning('keyHash').executeTakeFirst();
-    if (!deleted) throw new NotFoundException('API key not found');
+    if (!deleted) throw new NotFoundError('API key not found');
     this.known.evict(deleted.keyHash);
   }
 
@@ -162,7 +163,7 @@ export class ApiKeysService {
   private ownerVisibleTo(actor: Actor, ownerId: string | undefined): string | undefined {
     if (actor === 'operator' || actor.role === 'admin') return ownerId;
     if (ownerId !== undefined && ownerId !== actor.id) {
-      throw new ForbiddenException("only an admin may see another user's keys");
+      throw new ForbiddenError("only an admin may see another user's keys");
     }
     return actor.id;
   }

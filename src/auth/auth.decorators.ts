@@ -7,7 +7,7 @@ import {
 import { ApiExtension, ApiForbiddenResponse } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { ErrorDto } from '../common/error.dto.js';
-import type { Role } from '../users/user.js';
+import type { Role } from '../common/caller.js';
 import type { AuthenticatedUser } from './authenticated-user.js';
 import type { Scope } from './scopes.js';
 

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ApiKeysModule } from '../api-keys/api-keys.module.js';
 import { AppConfig } from '../config/app-config.js';
+import { Database } from '../database/database.js';
 import { UsersModule } from '../users/users.module.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
@@ -11,6 +12,7 @@ import { OidcTokens } from './oidc/oidc-tokens.js';
 import { RolesGuard } from './roles.guard.js';
 import { ScopesGuard } from './scopes.guard.js';
 import { SessionTokens } from './session-tokens.js';
+import { SlidingWindowLimiter } from './sliding-window-limiter.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
 @Module({
@@ -19,6 +21,11 @@ import { VerifiedTokenCache } from './verified-token-cache.js';
   providers: [
     AuthService,
     SessionTokens,
+    {
+      provide: SlidingWindowLimiter,
+      inject: [Database],
+      useFactory: (db: Database) => new SlidingWindowLimiter(db),
+    },
     {
       provide: VerifiedTokenCache,
       inject: [AppConfig],

@@ -1,17 +1,19 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HttpStatus, Logger, UnauthorizedException } from '@nestjs/common';
+import { HttpStatus, Logger } from '@nestjs/common';
 import { loadConfig } from '../config/app-config.js';
 import { GateBusyError } from '../common/concurrency-gate.js';
-import { RetryLaterException } from '../common/http-exceptions.js';
+import { RateLimitedError, UnauthenticatedError } from '../common/domain-errors.js';
 import { Database } from '../database/database.js';
 import { migrateToLatest } from '../database/database.module.js';
 import type { PasswordHasher } from '../users/password-hasher.js';
+import { UserRepository } from '../users/user-repository.js';
 import { UsersService } from '../users/users.service.js';
 import { AuthService, LOGIN_QUEUE_LIMIT } from './auth.service.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 import { SessionTokens } from './session-tokens.js';
+import { SlidingWindowLimiter } from './sliding-window-limiter.js';
 
 /** A hasher whose verifications answer "wrong" only when the test says so. */
 class HeldHasher {
@@ -50,12 +52,12 @@ function outcome(login: Promise<unknown>): Promise<{ status: number; retryAfter?
   return login.then(
     () => ({ status: 200 }),
     (error: unknown) => {
-      // The exception filter answers a GateBusyError 503 with Retry-After.
+      // As the exception filter answers them.
       if (error instanceof GateBusyError)
         return { status: 503, retryAfter: String(error.retryAfterSeconds) };
-      if (error instanceof RetryLaterException)
-        return { status: error.getStatus(), retryAfter: error.headers['Retry-After'] };
-      if (error instanceof UnauthorizedException) return { status: error.getStatus() };
+      if (error instanceof RateLimitedError)
+        return { status: 429, retryAfter: String(error.retryAfterSeconds) };
+      if (error instanceof UnauthenticatedError) return { status: 401 };
       throw error;
     },
   );
@@ -80,8 +82,13 @@ describe('AuthService password verifications', () => {
     db = Database.connect(config.database);
     await migrateToLatest(db);
     hasher = new HeldHasher();
-    const users = new UsersService(db, hasher as unknown as PasswordHasher);
-    auth = new AuthService(users, new SessionTokens(config, new VerifiedTokenCache(0)), config);
+    const users = new UsersService(new UserRepository(db), hasher as unknown as PasswordHasher);
+    auth = new AuthService(
+      users,
+      new SessionTokens(config, new VerifiedTokenCache(0)),
+      new SlidingWindowLimiter(db),
+      config,
+    );
   });
 
   afterEach(async () => {

@@ -1,13 +1,13 @@
-import { HttpStatus, Injectable, UnauthorizedException } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { ConcurrencyGate } from '../common/concurrency-gate.js';
-import { RetryLaterException } from '../common/http-exceptions.js';
+import { RateLimitedError, UnauthenticatedError } from '../common/domain-errors.js';
 import type { AuthState } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
 import type { AccessTokenClaims } from './authenticated-user.js';
 import { clientAddressKey } from './client-address-key.js';
 import { SessionTokens } from './session-tokens.js';
-import { SlidingWindowLimiter } from './sliding-window-limiter.js';
+import { type SlidingWindow, SlidingWindowLimiter } from './sliding-window-limiter.js';
 
 export interface AccessToken {
   token: string;
@@ -17,7 +17,15 @@ export interface AccessToken {
 /** Logins that may wait for a password verification slot; past that, 503. */
 export const LOGIN_QUEUE_LIMIT = 64;
 /** Longest a login waits for a password verification slot before it is answered 503. */
-export const LOGIN_QUEUE_TIMEOUT_MS = 10_000;
+const LOGIN_QUEUE_TIMEOUT_MS = 10_000;
+
+/** The limits on logins (API.md), counted in the database for every instance at once. */
+const ATTEMPTS_PER_CLIENT: SlidingWindow = { name: 'client', limit: 60, windowMs: 60_000 };
+const FAILURES_PER_CLIENT_AND_NAME: SlidingWindow = {
+  name: 'failures',
+  limit: 10,
+  windowMs: 15 * 60_000,
+};
 
 /**
  * Logins, and the two limits on them (API.md): 10 failed logins per username and client address
@@ -26,8 +34,7 @@ export const LOGIN_QUEUE_TIMEOUT_MS = 10_000;
  */
 @Injectable()
 export class AuthService {
-  private readonly failuresPerClientAndName = new SlidingWindowLimiter(10, 15 * 60_000);
-  private readonly attemptsPerClient = new SlidingWindowLimiter(60, 60_000);
+  private readonly logger = new Logger(AuthService.name);
   /**
    * argon2 runs on libuv's thread pool, which every file read and write also needs: a burst of
    * logins must not take all of it.
@@ -37,6 +44,7 @@ export class AuthService {
   constructor(
     private readonly users: UsersService,
     private readonly sessions: SessionTokens,
+    private readonly limiter: SlidingWindowLimiter,
     private readonly config: AppConfig,
   ) {
     this.verifications = new ConcurrencyGate(
@@ -50,29 +58,36 @@ export class AuthService {
   /** Checks a username and password from `client` (its address) and issues a token. */
   async login(username: string, password: string, client: string): Promise<AccessToken> {
     const clientKey = clientAddressKey(client);
-    const clientAndName = `${clientKey} ${username}`;
-    this.refuseWhileLimited(
-      this.attemptsPerClient.retryAfterSeconds(clientKey),
-      'too many login attempts from this address: try again later',
-    );
-    this.refuseWhileLimited(
-      this.failuresPerClientAndName.retryAfterSeconds(clientAndName),
-      'too many failed logins for this username: try again later',
-    );
-    this.attemptsPerClient.record(clientKey);
-    // Counted as a failure until the password proves otherwise: were failures counted only once
-    // verified, a burst would pass the check above whole before the first verification answers.
-    const failure = this.failuresPerClientAndName.record(clientAndName);
+    const recording = await this.limiter.record([
+      { window: ATTEMPTS_PER_CLIENT, key: clientKey },
+      // Counted as a failure until the password proves otherwise: were failures counted only once
+      // verified, a burst would pass the limit whole before the first verification answers.
+      { window: FAILURES_PER_CLIENT_AND_NAME, key: `${clientKey} ${username}` },
+    ]);
+    if ('refused' in recording) {
+      throw new RateLimitedError(
+        recording.refused.window === ATTEMPTS_PER_CLIENT
+          ? 'too many login attempts from this address: try again later'
+          : 'too many failed logins for this username: try again later',
+        recording.retryAfterSeconds,
+      );
+    }
+    const failure = recording.events[1];
     let user: AuthState | null;
     try {
       user = await this.verifyCredentials(username, password);
     } catch (error) {
-      // Not verified (too busy, or the database failed): not a failed login either.
-      this.failuresPerClientAndName.takeBack(clientAndName, failure);
+      // Not verified (too busy, or the database failed): not a failed login either. What failed
+      // to verify it is the error to answer with, not a failure to take the count back.
+      await this.limiter
+        .takeBack(failure)
+        .catch((takeBackError: unknown) =>
+          this.logger.warn(`could not take back a login failure: ${String(takeBackError)}`),
+        );
       throw error;
     }
-    if (!user) throw new UnauthorizedException('wrong username or password');
-    this.failuresPerClientAndName.takeBack(clientAndName, failure);
+    if (!user) throw new UnauthenticatedError('wrong username or password');
+    await this.limiter.takeBack(failure);
     return this.issueToken(user);
   }
 
@@ -89,12 +104,6 @@ export class AuthService {
       return await this.users.verifyCredentials(username, password);
     } finally {
       release();
-    }
-  }
-
-  private refuseWhileLimited(retryAfterSeconds: number, message: string): void {
-    if (retryAfterSeconds > 0) {
-      throw new RetryLaterException(HttpStatus.TOO_MANY_REQUESTS, message, retryAfterSeconds);
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { Role } from '../users/user.js';
+import type { Caller } from '../common/caller.js';
 import type { Scope } from './scopes.js';
 
 /**
@@ -8,10 +8,8 @@ import type { Scope } from './scopes.js';
 export type Credential = 'session' | 'oidc' | 'api-key';
 
 /** The caller of an authenticated request, as `BearerAuthGuard` puts it on `request.user`. */
-export interface AuthenticatedUser {
-  id: string;
+export interface AuthenticatedUser extends Caller {
   username: string;
-  role: Role;
   credential: Credential;
   /** What this credential may do: checked against a route's `@Scopes()`. */
   scopes: ReadonlySet<Scope>;

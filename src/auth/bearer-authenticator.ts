@@ -32,7 +32,7 @@ export class BearerAuthenticator {
 
   /**
    * The user, or null when the token is not (or no longer) valid.
-   * @throws ServiceUnavailableException when the OpenID Connect provider cannot be reached
+   * @throws ProviderUnavailableError when the OpenID Connect provider cannot be reached
    */
   async authenticate(token: string): Promise<AuthenticatedUser | null> {
     if (looksLikeApiKey(token)) return this.fromApiKey(token);

@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, ForbiddenException, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import type { Role } from '../users/user.js';
+import type { Role } from '../common/caller.js';
 import { REQUIRED_ROLES } from './auth.decorators.js';
 import type { AuthenticatedUser } from './authenticated-user.js';
 

@@ -1,4 +1,4 @@
-import type { Role } from '../users/user.js';
+import type { Role } from '../common/caller.js';
 
 /**
  * What a credential may do, route by route (`@Scopes()`): read files, write them (upload, delete,

@@ -1,18 +1,17 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
-import { validate } from 'class-validator';
+import { isUUID, validate } from 'class-validator';
+import { AccountDeletion } from '../accounts/account-deletion.js';
 import { ApiKeysService } from '../api-keys/api-keys.service.js';
 import { CreateApiKeyDto } from '../api-keys/dto/create-api-key.dto.js';
 import { AuthService } from '../auth/auth.service.js';
-import { ParseIdPipe } from '../common/parse-id.pipe.js';
 import { CreateUserDto } from '../users/dto/create-user.dto.js';
 import { UpdateUserDto } from '../users/dto/update-user.dto.js';
-import { UserDeletion } from '../users/user-deletion.service.js';
 import { UsersService } from '../users/users.service.js';
 import { parseDurationSeconds } from './duration.js';
 import { readPassword } from './read-password.js';
 
-export interface Invocation {
+interface Invocation {
   /** Positional arguments after the command's name. */
   args: string[];
   options: {
@@ -73,7 +72,7 @@ export const COMMANDS: Record<string, Command> = {
     async run(app, { args: [username], options }) {
       const user = await app.get(UsersService).findByUsername(required(username, 'username'));
       await app
-        .get(UserDeletion)
+        .get(AccountDeletion)
         .delete(user.id, { deleteFiles: options['delete-files'] === true });
       console.log(`deleted ${username}`);
     },
@@ -139,7 +138,7 @@ export const COMMANDS: Record<string, Command> = {
   'keys:revoke': {
     usage: 'keys:revoke <key-id>   (the id keys:list shows)',
     async run(app, { args: [id] }) {
-      const keyId = new ParseIdPipe().transform(required(id, 'key-id'));
+      const keyId = uuid(required(id, 'key-id'));
       await app.get(ApiKeysService).revoke('operator', keyId);
       console.log(`revoked API key ${keyId}; running servers refuse it within 30 seconds`);
     },
@@ -149,6 +148,12 @@ export const COMMANDS: Record<string, Command> = {
 function required(value: string | undefined, name: string): string {
   if (!value) throw new UsageError(`<${name}> is missing`);
   return value;
+}
+
+/** As the HTTP API takes ids (`ParseIdPipe`): a UUID, in lowercase. */
+function uuid(value: string): string {
+  if (!isUUID(value)) throw new UsageError('the id must be a UUID');
+  return value.toLowerCase();
 }
 
 /** The same rules as the HTTP API, from the same DTO. */

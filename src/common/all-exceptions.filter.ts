@@ -9,7 +9,7 @@ import {
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { GateBusyError } from './concurrency-gate.js';
-import { DomainError, type DomainErrorKind } from './domain-errors.js';
+import { DomainError, type DomainErrorKind, RateLimitedError } from './domain-errors.js';
 import { HttpExceptionWithHeaders, RetryLaterException } from './http-exceptions.js';
 
 interface ErrorBody {
@@ -80,12 +80,22 @@ const STATUS_OF: Record<DomainErrorKind, HttpStatus> = {
   'not-found': HttpStatus.NOT_FOUND,
   conflict: HttpStatus.CONFLICT,
   'too-large': HttpStatus.PAYLOAD_TOO_LARGE,
+  'unsupported-type': HttpStatus.UNSUPPORTED_MEDIA_TYPE,
   unprocessable: HttpStatus.UNPROCESSABLE_ENTITY,
+  'rate-limited': HttpStatus.TOO_MANY_REQUESTS,
+  'provider-unavailable': HttpStatus.SERVICE_UNAVAILABLE,
   'storage-unavailable': HttpStatus.SERVICE_UNAVAILABLE,
 };
 
 /** Errors of the service's own that mean a status of their own. */
 function toHttpException(error: unknown): unknown {
+  if (error instanceof RateLimitedError) {
+    return new RetryLaterException(
+      HttpStatus.TOO_MANY_REQUESTS,
+      error.message,
+      error.retryAfterSeconds,
+    );
+  }
   if (error instanceof DomainError) return new HttpException(error.message, STATUS_OF[error.kind]);
   if (error instanceof GateBusyError) {
     return new RetryLaterException(

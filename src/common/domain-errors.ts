@@ -13,7 +13,10 @@ export type DomainErrorKind =
   | 'not-found'
   | 'conflict'
   | 'too-large'
+  | 'unsupported-type'
   | 'unprocessable'
+  | 'rate-limited'
+  | 'provider-unavailable'
   | 'storage-unavailable';
 
 /** The input is malformed or out of range. */
@@ -46,9 +49,31 @@ export class TooLargeError extends DomainError {
   readonly kind = 'too-large';
 }
 
+/** Content of a type the service does not handle (bytes that are no image it knows). */
+export class UnsupportedTypeError extends DomainError {
+  readonly kind = 'unsupported-type';
+}
+
 /** Well-formed, but not something the service can work with (an image it cannot decode). */
 export class UnprocessableError extends DomainError {
   readonly kind = 'unprocessable';
+}
+
+/** The caller tried too often: refused until `retryAfterSeconds` (whole seconds) have passed. */
+export class RateLimitedError extends DomainError {
+  readonly kind = 'rate-limited';
+
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The OpenID Connect provider cannot be reached: worth retrying later, not the caller's fault. */
+export class ProviderUnavailableError extends DomainError {
+  readonly kind = 'provider-unavailable';
 }
 
 /** The file store failed or cannot be reached: worth retrying later, not the caller's fault. */

@@ -1,6 +1,5 @@
 import type { Generated } from 'kysely';
-
-export type Role = 'user' | 'admin';
+import type { Role } from '../common/caller.js';
 
 /** Times are epoch milliseconds (bigint): the same type, order and precision in both dialects. */
 export interface UsersTable {
@@ -63,10 +62,21 @@ export interface LeasesTable {
   expiresAt: number;
 }
 
+/** The events a login limit still counts for one key (`SlidingWindowLimiter`). */
+interface LoginAttemptsTable {
+  /** The limit's name, a space, and the key it counts under. */
+  key: string;
+  /** Space-separated epoch milliseconds, oldest first. */
+  times: string;
+  /** When the newest of `times` leaves its window; the row is pruned after. */
+  expiresAt: number;
+}
+
 export interface Tables {
   users: UsersTable;
   files: FilesTable;
   apiKeys: ApiKeysTable;
   pendingUploads: PendingUploadsTable;
   leases: LeasesTable;
+  loginAttempts: LoginAttemptsTable;
 }

@@ -5,7 +5,8 @@ import { AppConfig } from '../config/app-config.js';
 import { Database } from '../database/database.js';
 import type { FilesTable, Tables } from '../database/tables.js';
 import { AUTH_STATE_TTL_MS } from '../common/cached-state.js';
-import type { StoredFile, Viewer } from './stored-file.js';
+import type { StoredFile } from './stored-file.js';
+import type { Caller } from '../common/caller.js';
 
 /** An upload's pending mark was swept before it could be registered. */
 export class PendingMarkLostError extends Error {}
@@ -60,7 +61,7 @@ export class FileRegistry {
     });
   }
 
-  async findVisible(id: string, viewer: Viewer): Promise<StoredFile | undefined> {
+  async findVisible(id: string, viewer: Caller): Promise<StoredFile | undefined> {
     const file = await this.find(id);
     return file && isVisibleTo(file, viewer) ? file : undefined;
   }
@@ -81,7 +82,7 @@ export class FileRegistry {
   }
 
   /** Newest first (createdAt, then id, descending), `limit` at most, after `after`. */
-  async list(viewer: Viewer, limit: number, after?: ListPosition): Promise<StoredFile[]> {
+  async list(viewer: Caller, limit: number, after?: ListPosition): Promise<StoredFile[]> {
     let query = this.visibleTo(viewer).selectAll();
     if (after) {
       query = query.where((eb) =>
@@ -97,7 +98,7 @@ export class FileRegistry {
   }
 
   /** Removes the entry; returns it, or undefined when the viewer may not see it. */
-  async deleteVisible(id: string, viewer: Viewer): Promise<StoredFile | undefined> {
+  async deleteVisible(id: string, viewer: Caller): Promise<StoredFile | undefined> {
     let query = this.db.deleteFrom('files').where('id', '=', id);
     if (viewer.role !== 'admin') query = query.where('ownerId', '=', viewer.id);
     const row = await query.returningAll().executeTakeFirst();
@@ -134,13 +135,13 @@ export class FileRegistry {
   }
 
   /** `isVisibleTo`, as a query. */
-  private visibleTo(viewer: Viewer) {
+  private visibleTo(viewer: Caller) {
     const query = this.db.selectFrom('files');
     return viewer.role === 'admin' ? query : query.where('ownerId', '=', viewer.id);
   }
 }
 
-function isVisibleTo(file: StoredFile, viewer: Viewer): boolean {
+function isVisibleTo(file: StoredFile, viewer: Caller): boolean {
   return viewer.role === 'admin' || file.ownerId === viewer.id;
 }
 

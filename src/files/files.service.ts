@@ -16,7 +16,8 @@ import {
   type ByteRange,
   type PresignOptions,
 } from './storage/file-store.js';
-import type { StoredFile, Viewer } from './stored-file.js';
+import type { StoredFile } from './stored-file.js';
+import type { Caller } from '../common/caller.js';
 import { decideContentType } from './upload/content-type.js';
 import { sanitizeFilename } from './upload/filename.js';
 import { PendingUpload } from './upload/pending-upload.js';
@@ -77,7 +78,7 @@ export class FilesService {
    * row. A failure discards it.
    * @throws UnauthenticatedError when the owner was deleted while the upload was on its way
    */
-  async commit(written: WrittenUpload, owner: Viewer, client: ClientFileInfo): Promise<StoredFile> {
+  async commit(written: WrittenUpload, owner: Caller, client: ClientFileInfo): Promise<StoredFile> {
     const { upload } = written;
     const file: StoredFile = {
       id: upload.id,
@@ -105,7 +106,7 @@ export class FilesService {
   }
 
   /** `source` as a new stored file of `owner`, in one go (what the image blur makes). */
-  async storeNew(owner: Viewer, source: Readable, client: ClientFileInfo): Promise<StoredFile> {
+  async storeNew(owner: Caller, source: Readable, client: ClientFileInfo): Promise<StoredFile> {
     const upload = await this.beginUpload();
     try {
       return await this.commit(await this.write(upload, source), owner, client);
@@ -115,7 +116,7 @@ export class FilesService {
   }
 
   /** @throws NotFoundError when there is no such file, or `viewer` may not see it */
-  async get(id: string, viewer: Viewer): Promise<StoredFile> {
+  async get(id: string, viewer: Caller): Promise<StoredFile> {
     const file = await this.registry.findVisible(id, viewer);
     if (!file) throw new NotFoundError('file not found');
     return file;
@@ -161,7 +162,7 @@ export class FilesService {
     }
   }
 
-  async list(viewer: Viewer, limit: number, cursor?: string): Promise<FilePage> {
+  async list(viewer: Caller, limit: number, cursor?: string): Promise<FilePage> {
     const rows = await this.registry.list(
       viewer,
       limit + 1,
@@ -179,7 +180,7 @@ export class FilesService {
   }
 
   /** The registry entry goes first; bytes that cannot be removed are left to the sweeper. */
-  async delete(id: string, viewer: Viewer): Promise<void> {
+  async delete(id: string, viewer: Caller): Promise<void> {
     const file = await this.registry.deleteVisible(id, viewer);
     if (!file) throw new NotFoundError('file not found');
     await this.removeBytes([file.storageKey]);

@@ -1,8 +1,4 @@
-import {
-  Injectable,
-  UnprocessableEntityException,
-  UnsupportedMediaTypeException,
-} from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { fileTypeFromBuffer } from 'file-type';
 import sharp, {
   type AvifOptions,
@@ -10,6 +6,7 @@ import sharp, {
   type PngOptions,
   type WebpOptions,
 } from 'sharp';
+import { UnprocessableError, UnsupportedTypeError } from '../common/domain-errors.js';
 import { AppConfig } from '../config/app-config.js';
 import { INPUT_FORMATS, OUTPUT_TYPES, type OutputFormat } from './image-formats.js';
 import { ImageMemoryBudget } from './image-gate.js';
@@ -47,14 +44,14 @@ export class ImageProcessor {
   }
 
   /**
-   * @throws UnsupportedMediaTypeException (415) when the bytes are not a supported image format
-   * @throws UnprocessableEntityException (422) when the image is too large, undecodable or too slow
+   * @throws UnsupportedTypeError (415) when the bytes are not a supported image format
+   * @throws UnprocessableError (422) when the image is too large, undecodable or too slow
    */
   async blur(input: Buffer, { sigma, format }: BlurOptions): Promise<BlurredImage> {
     const detected = await fileTypeFromBuffer(input);
     const inputFormat = detected && INPUT_FORMATS[detected.mime];
     if (!inputFormat) {
-      throw new UnsupportedMediaTypeException(
+      throw new UnsupportedTypeError(
         `not a JPEG, PNG, WebP, AVIF or GIF image${detected ? ` (the bytes are ${detected.mime})` : ''}`,
       );
     }
@@ -80,7 +77,7 @@ export class ImageProcessor {
       // Metadata (EXIF, GPS, XMP) is not copied: sharp strips it unless asked to keep it.
       return { data: await pipeline.toBuffer(), ...OUTPUT_TYPES[output] };
     } catch (error) {
-      throw new UnprocessableEntityException(
+      throw new UnprocessableError(
         /timeout/i.test(String(error))
           ? `processing the image took longer than ${timeoutSeconds} s`
           : 'the image cannot be decoded',
@@ -93,7 +90,7 @@ export class ImageProcessor {
   /**
    * Checks the image's size against the pixel caps and the memory budget, then waits until the
    * budget has room for it.
-   * @throws UnprocessableEntityException when the image could never be processed here
+   * @throws UnprocessableError when the image could never be processed here
    * @throws GateBusyError (503) when the budget stays full for IMAGE_QUEUE_TIMEOUT_MS
    */
   private async reserveMemory(header: ImageHeader, output: OutputFormat): Promise<() => void> {
@@ -101,19 +98,19 @@ export class ImageProcessor {
     const { width, height } = header;
     const size = `${width}×${height} pixels`;
     if (width * height > maxPixels) {
-      throw new UnprocessableEntityException(
+      throw new UnprocessableError(
         `the image has ${size}, more than MAX_IMAGE_PIXELS (${maxPixels})`,
       );
     }
     if (output === 'avif' && width * height > maxAvifPixels) {
-      throw new UnprocessableEntityException(
+      throw new UnprocessableError(
         `the image has ${size}, more than IMAGE_MAX_AVIF_PIXELS (${maxAvifPixels}) for AVIF ` +
           'output: ask for webp, jpeg or png',
       );
     }
     const needed = estimateWorkingMemory(header, output);
     if (needed > this.memory.capacity) {
-      throw new UnprocessableEntityException(
+      throw new UnprocessableError(
         `blurring this image (${size}) into ${output} needs about ${mebibytes(needed)} MiB, more ` +
           `than IMAGE_MEMORY_BUDGET_MB (${mebibytes(this.memory.capacity)}) allows`,
       );
@@ -131,7 +128,7 @@ async function readHeader(input: Buffer): Promise<ImageHeader> {
   } = await sharp(input, { limitInputPixels: false })
     .metadata()
     .catch(() => {
-      throw new UnprocessableEntityException('the image cannot be decoded');
+      throw new UnprocessableError('the image cannot be decoded');
     });
   return { width, height, hasAlpha };
 }

@@ -1,9 +1,11 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { Injectable, PayloadTooLargeException } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { FilesService } from '../files/files.service.js';
-import type { StoredFile, Viewer } from '../files/stored-file.js';
+import type { Caller } from '../common/caller.js';
+import { TooLargeError } from '../common/domain-errors.js';
+import type { StoredFile } from '../files/stored-file.js';
 import { blurredName } from './blurred-name.js';
 import { ImageProcessor, type BlurOptions } from './image-processor.js';
 
@@ -20,13 +22,11 @@ export class ImagesService {
    * Reads the image (owner rules as for downloads), blurs it, and stores the result as uploads
    * are stored: if anything fails, nothing of it is kept.
    */
-  async blurStoredFile(viewer: Viewer, id: string, options: BlurOptions): Promise<StoredFile> {
+  async blurStoredFile(viewer: Caller, id: string, options: BlurOptions): Promise<StoredFile> {
     const source = await this.files.get(id, viewer);
     const { maxBytes } = this.config.images;
     if (source.size > maxBytes) {
-      throw new PayloadTooLargeException(
-        `the file is larger than MAX_IMAGE_BYTES (${maxBytes} bytes)`,
-      );
+      throw new TooLargeError(`the file is larger than MAX_IMAGE_BYTES (${maxBytes} bytes)`);
     }
     const input = await buffer(await this.files.openBytes(source));
     const blurred = await this.processor.blur(input, options);

@@ -1,9 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Param, Patch, Post } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
-  ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
@@ -13,22 +12,18 @@ import { Roles, Scopes } from '../auth/auth.decorators.js';
 import { ErrorDto } from '../common/error.dto.js';
 import { ParseIdPipe } from '../common/parse-id.pipe.js';
 import { CreateUserDto } from './dto/create-user.dto.js';
-import { DeleteUserQueryDto } from './dto/delete-user-query.dto.js';
 import { UpdateUserDto } from './dto/update-user.dto.js';
 import { UserDto, UserListDto } from './dto/user.dto.js';
-import { UserDeletion } from './user-deletion.service.js';
 import { UsersService } from './users.service.js';
 
 @ApiTags('admin')
 @ApiBearerAuth()
 @Scopes('admin')
 @Roles('admin')
+/** DELETE is `AdminAccountsController`'s: deleting a user may delete their files too. */
 @Controller('admin/users')
 export class AdminUsersController {
-  constructor(
-    private readonly users: UsersService,
-    private readonly deletion: UserDeletion,
-  ) {}
+  constructor(private readonly users: UsersService) {}
 
   @Get()
   @ApiOperation({ summary: 'List every user' })
@@ -57,21 +52,5 @@ export class AdminUsersController {
   @ApiConflictResponse({ type: ErrorDto, description: 'Demoting the last admin' })
   async update(@Param('id', ParseIdPipe) id: string, @Body() dto: UpdateUserDto): Promise<UserDto> {
     return UserDto.from(await this.users.update(id, dto));
-  }
-
-  @Delete(':id')
-  @HttpCode(204)
-  @ApiOperation({ summary: 'Delete a user' })
-  @ApiNoContentResponse()
-  @ApiNotFoundResponse({ type: ErrorDto })
-  @ApiConflictResponse({
-    type: ErrorDto,
-    description: 'The last admin, or a user who owns files (unless deleteFiles=true)',
-  })
-  async delete(
-    @Param('id', ParseIdPipe) id: string,
-    @Query() { deleteFiles }: DeleteUserQueryDto,
-  ): Promise<void> {
-    await this.deletion.delete(id, { deleteFiles });
   }
 }

@@ -1,7 +1,4 @@
-import type { Role } from '../database/tables.js';
-
-export type { Role };
-export const ROLES: readonly Role[] = ['user', 'admin'];
+import type { Role } from '../common/caller.js';
 
 /** A user as the rest of the service sees it: never the password hash. */
 export interface User {

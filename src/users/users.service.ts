@@ -1,13 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
-import type { Kysely, Selectable } from 'kysely';
+import { Injectable } from '@nestjs/common';
+import type { Kysely } from 'kysely';
+import type { Role } from '../common/caller.js';
 import { AUTH_STATE_TTL_MS } from '../common/cached-state.js';
+import { ConflictError, NotFoundError } from '../common/domain-errors.js';
 import { ExpiringCache } from '../common/expiring-cache.js';
-import { Database } from '../database/database.js';
-import { isForeignKeyViolation, isUniqueViolation } from '../database/database-errors.js';
-import type { Tables, UsersTable } from '../database/tables.js';
+import { isForeignKeyViolation } from '../database/database-errors.js';
+import type { Tables } from '../database/tables.js';
 import { PasswordHasher } from './password-hasher.js';
-import type { AuthState, ExternalIdentity, Role, User } from './user.js';
+import type { AuthState, ExternalIdentity, User } from './user.js';
+import { UserRepository } from './user-repository.js';
 
 export interface NewUser {
   username: string;
@@ -30,9 +32,9 @@ export interface ExternalProfile {
 const NO_PASSWORD = '';
 
 /**
- * The users table: accounts, credentials and the state that decides whether a token is still
- * good. Deleting a user who owns files is refused by the files table's foreign key; the files
- * feature removes them first when asked (`FilesService.deleteAllOwnedBy`).
+ * Users: accounts, credentials and the state that decides whether a token is still good; their
+ * rows are `UserRepository`'s. Deleting a user who owns files is refused by the files table's
+ * foreign key; `AccountDeletion` removes the files first when asked.
  */
 @Injectable()
 export class UsersService {
@@ -44,7 +46,7 @@ export class UsersService {
   private readonly externalUserIds = new ExpiringCache<string, string>(AUTH_STATE_TTL_MS, 10_000);
 
   constructor(
-    private readonly db: Database,
+    private readonly repository: UserRepository,
     private readonly hasher: PasswordHasher,
   ) {}
 
@@ -58,55 +60,35 @@ export class UsersService {
       createdAt: now,
       updatedAt: now,
     };
-    try {
-      await this.db.insertInto('users').values(row).execute();
-    } catch (error) {
-      if (isUniqueViolation(error)) throw new ConflictException(`username "${username}" is taken`);
-      throw error;
+    if (!(await this.repository.insert(row))) {
+      throw new ConflictError(`username "${username}" is taken`);
     }
-    return toUser(row);
+    return { id: row.id, username, role, createdAt: new Date(now) };
   }
 
-  async list(): Promise<User[]> {
-    const rows = await this.db.selectFrom('users').selectAll().orderBy('username').execute();
-    return rows.map(toUser);
+  list(): Promise<User[]> {
+    return this.repository.list();
   }
 
-  async count(): Promise<number> {
-    const { count } = await this.db
-      .selectFrom('users')
-      .select((eb) => eb.fn.countAll<number>().as('count'))
-      .executeTakeFirstOrThrow();
-    return Number(count);
+  count(): Promise<number> {
+    return this.repository.count();
   }
 
   async get(id: string): Promise<User> {
-    const row = await this.db
-      .selectFrom('users')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst();
-    if (!row) throw new NotFoundException('user not found');
-    return toUser(row);
+    const user = await this.repository.findById(id);
+    if (!user) throw new NotFoundError('user not found');
+    return user;
   }
 
   async findByUsername(username: string): Promise<User> {
-    const row = await this.db
-      .selectFrom('users')
-      .selectAll()
-      .where('username', '=', username)
-      .executeTakeFirst();
-    if (!row) throw new NotFoundException(`no user "${username}"`);
-    return toUser(row);
+    const user = await this.repository.findByUsername(username);
+    if (!user) throw new NotFoundError(`no user "${username}"`);
+    return user;
   }
 
   /** The user whose password this is, or null; as slow for an unknown name as for a wrong password. */
   async verifyCredentials(username: string, password: string): Promise<AuthState | null> {
-    const row = await this.db
-      .selectFrom('users')
-      .select(['id', 'username', 'role', 'tokenVersion', 'passwordHash'])
-      .where('username', '=', username)
-      .executeTakeFirst();
+    const row = await this.repository.findCredentials(username);
     // A user without a password costs the same time as an unknown one.
     const passwordHash = row?.passwordHash === NO_PASSWORD ? undefined : row?.passwordHash;
     const matches = await this.hasher.verify(passwordHash, password);
@@ -117,30 +99,21 @@ export class UsersService {
   /** A password or role change invalidates every token issued before it. */
   async update(id: string, { password, role }: UserChanges): Promise<User> {
     const passwordHash = password === undefined ? undefined : await this.hasher.hash(password);
-    const user = await this.db.serializable(async (trx) => {
-      const current = await trx
-        .selectFrom('users')
-        .selectAll()
-        .where('id', '=', id)
-        .executeTakeFirst();
-      if (!current) throw new NotFoundException('user not found');
+    const user = await this.repository.serializable(async (trx) => {
+      const current = await this.repository.findById(id, trx);
+      if (!current) throw new NotFoundError('user not found');
       const roleChanges = role !== undefined && role !== current.role;
-      if (roleChanges && current.role === 'admin') await assertAnotherAdmin(trx, id, 'demote');
+      if (roleChanges && current.role === 'admin') await this.assertAnotherAdmin(trx, id, 'demote');
       if (!roleChanges && passwordHash === undefined) return current;
-      return trx
-        .updateTable('users')
-        .set((eb) => ({
-          ...(roleChanges && { role }),
-          ...(passwordHash !== undefined && { passwordHash }),
-          tokenVersion: eb('tokenVersion', '+', 1),
-          updatedAt: Date.now(),
-        }))
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      const changed = await this.repository.updateCredentials(
+        id,
+        { ...(roleChanges && { role }), ...(passwordHash !== undefined && { passwordHash }) },
+        trx,
+      );
+      return { ...current, role: changed.role };
     });
     this.authStates.evict(id);
-    return toUser(user);
+    return user;
   }
 
   /**
@@ -149,22 +122,16 @@ export class UsersService {
    */
   async delete(id: string, beforeDelete?: (trx: Kysely<Tables>) => Promise<void>): Promise<void> {
     try {
-      await this.db.serializable(async (trx) => {
-        const user = await trx
-          .selectFrom('users')
-          .select('role')
-          .where('id', '=', id)
-          .executeTakeFirst();
-        if (!user) throw new NotFoundException('user not found');
-        if (user.role === 'admin') await assertAnotherAdmin(trx, id, 'delete');
+      await this.repository.serializable(async (trx) => {
+        const user = await this.repository.findById(id, trx);
+        if (!user) throw new NotFoundError('user not found');
+        if (user.role === 'admin') await this.assertAnotherAdmin(trx, id, 'delete');
         await beforeDelete?.(trx);
-        await trx.deleteFrom('users').where('id', '=', id).execute();
+        await this.repository.delete(trx, id);
       });
     } catch (error) {
       if (isForeignKeyViolation(error)) {
-        throw new ConflictException(
-          'the user still owns files: delete them, or pass deleteFiles=true',
-        );
+        throw new ConflictError('the user still owns files: delete them, or pass deleteFiles=true');
       }
       throw error;
     } finally {
@@ -198,7 +165,7 @@ export class UsersService {
     profile: ExternalProfile,
   ): Promise<AuthState> {
     for (const username of usernameCandidates(profile.username, identity)) {
-      const found = await this.findExternal(identity);
+      const found = await this.repository.findExternal(identity);
       if (found) return found;
       const now = Date.now();
       const row = {
@@ -211,26 +178,14 @@ export class UsersService {
         externalIssuer: identity.issuer,
         externalSubject: identity.subject,
       };
-      try {
-        await this.db.insertInto('users').values(row).execute();
+      if (await this.repository.insert(row)) {
         return { id: row.id, username, role: row.role, tokenVersion: 0 };
-      } catch (error) {
-        // The name is taken, or another instance provisioned this identity first: look again.
-        if (!isUniqueViolation(error)) throw error;
       }
+      // The name is taken, or another instance provisioned this identity first: look again.
     }
-    const found = await this.findExternal(identity);
+    const found = await this.repository.findExternal(identity);
     if (found) return found;
-    throw new ConflictException(`no free username for "${profile.username}"`);
-  }
-
-  private async findExternal(identity: ExternalIdentity): Promise<AuthState | undefined> {
-    return this.db
-      .selectFrom('users')
-      .select(['id', 'username', 'role', 'tokenVersion'])
-      .where('externalIssuer', '=', identity.issuer)
-      .where('externalSubject', '=', identity.subject)
-      .executeTakeFirst();
+    throw new ConflictError(`no free username for "${profile.username}"`);
   }
 
   /**
@@ -238,12 +193,7 @@ export class UsersService {
    * provider itself, can always grant it again).
    */
   private async setProvidedRole(id: string, role: Role): Promise<AuthState> {
-    const state = await this.db
-      .updateTable('users')
-      .set((eb) => ({ role, tokenVersion: eb('tokenVersion', '+', 1), updatedAt: Date.now() }))
-      .where('id', '=', id)
-      .returning(['id', 'username', 'role', 'tokenVersion'])
-      .executeTakeFirstOrThrow();
+    const state = await this.repository.updateCredentials(id, { role });
     this.authStates.set(id, state);
     return state;
   }
@@ -252,30 +202,20 @@ export class UsersService {
   async getAuthState(id: string): Promise<AuthState | null> {
     const cached = this.authStates.get(id);
     if (cached !== undefined) return cached;
-    const state =
-      (await this.db
-        .selectFrom('users')
-        .select(['id', 'username', 'role', 'tokenVersion'])
-        .where('id', '=', id)
-        .executeTakeFirst()) ?? null;
+    const state = (await this.repository.findAuthState(id)) ?? null;
     this.authStates.set(id, state);
     return state;
   }
-}
 
-async function assertAnotherAdmin(
-  trx: Kysely<Tables>,
-  id: string,
-  action: 'demote' | 'delete',
-): Promise<void> {
-  const other = await trx
-    .selectFrom('users')
-    .select('id')
-    .where('role', '=', 'admin')
-    .where('id', '!=', id)
-    .limit(1)
-    .executeTakeFirst();
-  if (!other) throw new ConflictException(`cannot ${action} the last admin`);
+  private async assertAnotherAdmin(
+    trx: Kysely<Tables>,
+    id: string,
+    action: 'demote' | 'delete',
+  ): Promise<void> {
+    if (!(await this.repository.anotherAdminExists(trx, id))) {
+      throw new ConflictError(`cannot ${action} the last admin`);
+    }
+  }
 }
 
 /**
@@ -289,8 +229,4 @@ function usernameCandidates(username: string, identity: ExternalIdentity): strin
     `${username.slice(0, 55)}-${hash.slice(0, 8)}`,
     `${username.slice(0, 47)}-${hash.slice(0, 16)}`,
   ];
-}
-
-function toUser(row: Pick<Selectable<UsersTable>, 'id' | 'username' | 'role' | 'createdAt'>): User {
-  return { id: row.id, username: row.username, role: row.role, createdAt: new Date(row.createdAt) };
 }

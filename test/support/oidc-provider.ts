@@ -13,7 +13,7 @@ export const ES256_RESOURCE = 'https://files.test/api/es256';
 export const EDDSA_RESOURCE = 'https://files.test/api/eddsa';
 
 /** The claims each client's tokens carry beside the provider's own (sub is the client id). */
-export const CLIENT_CLAIMS: Record<string, Record<string, unknown>> = {
+const CLIENT_CLAIMS: Record<string, Record<string, unknown>> = {
   robot: { preferred_username: 'robot', groups: ['staff'] },
   'robot-admin': { preferred_username: 'robot-admin', groups: ['staff', 'file-admins'] },
   'name-taker': { preferred_username: 'taken' },

@@ -6,6 +6,9 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { createApp } from '../../src/app.factory.js';
 import { AppConfig, loadConfig } from '../../src/config/app-config.js';
+import { Database } from '../../src/database/database.js';
+import { FileStore } from '../../src/files/storage/file-store.js';
+import { storageKeyOf } from '../../src/files/storage/storage-key.js';
 import { multipartBody, type FilePart } from './multipart.js';
 import { createTestDatabase, type Dialect, type TestDatabase } from './test-database.js';
 
@@ -79,6 +82,35 @@ export class TestApp {
       .send({ username, password, role })
       .expect(201);
     return { id: body.id, username, password, token: await this.login(username, password) };
+  }
+
+  /** The keys the app's store holds, sorted: on local disk or in S3 alike. */
+  async storedKeys(): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const { key } of this.app.get(FileStore).list()) keys.push(key);
+    return keys.sort();
+  }
+
+  /** Writes the store began and never finished: staged files, incomplete multipart uploads. */
+  async unfinishedWrites(): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const { key } of this.app.get(FileStore).incompleteWrites()) keys.push(key);
+    return keys.sort();
+  }
+
+  /** Uploads in progress, as the registry database knows them (their pending marks). */
+  async pendingUploads(): Promise<number> {
+    const rows = await this.app
+      .get(Database)
+      .selectFrom('pendingUploads')
+      .select('storageKey')
+      .execute();
+    return rows.length;
+  }
+
+  /** Removes the stored bytes of file `id` behind the service's back, as if they were lost. */
+  loseBytes(id: string): Promise<void> {
+    return this.app.get(FileStore).remove(storageKeyOf(id));
   }
 
   /** POST /files with `data` as its one part, sent byte for byte as a browser would. */

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { ROLES, type Role } from '../../users/user.js';
+import { ROLES, type Role } from '../../common/caller.js';
 import type { Credential } from '../authenticated-user.js';
 import { SCOPES, type Scope } from '../scopes.js';
 

@@ -1,12 +1,12 @@
 import type { JWTPayload } from 'jose';
 import type { OidcConfig } from '../../config/app-config.js';
-import type { Role } from '../../users/user.js';
+import type { Role } from '../../common/caller.js';
 
 /**
  * The claim `name` of a token: a top-level claim of that name (`groups`, or a namespaced
  * `https://example.com/roles`), else a dotted path into nested claims (`realm_access.roles`).
  */
-export function claimAt(claims: JWTPayload, name: string): unknown {
+function claimAt(claims: JWTPayload, name: string): unknown {
   if (name in claims) return claims[name];
   let value: unknown = claims;
   for (const part of name.split('.')) {

@@ -1,5 +1,6 @@
-import { Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { ProviderUnavailableError } from '../../common/domain-errors.js';
 import { AppConfig, type OidcConfig } from '../../config/app-config.js';
 
 /**
@@ -7,9 +8,9 @@ import { AppConfig, type OidcConfig } from '../../config/app-config.js';
  * refused before any key is looked at, so a token "signed" with HS256 and the provider's public
  * key as the secret goes nowhere.
  */
-export const OIDC_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
+const OIDC_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
 /** How far the provider's clock may be from ours when `exp` and `nbf` are checked. */
-export const OIDC_CLOCK_SKEW_SECONDS = 30;
+const OIDC_CLOCK_SKEW_SECONDS = 30;
 /** Longest wait for the provider's discovery document or keys. */
 const FETCH_TIMEOUT_MS = 5000;
 
@@ -54,7 +55,7 @@ export class OidcTokens {
 
   /**
    * The token's claims once checked; null for a token that is not valid.
-   * @throws ServiceUnavailableException when the provider's keys cannot be fetched
+   * @throws ProviderUnavailableError when the provider's keys cannot be fetched
    */
   async verify(token: string): Promise<JWTPayload | null> {
     const config = this.config;
@@ -71,7 +72,7 @@ export class OidcTokens {
     } catch (error) {
       if (TOKEN_ERRORS.some((type) => error instanceof type)) return null;
       this.logger.warn(`cannot fetch the keys of ${config.issuer}: ${describeError(error)}`);
-      throw new ServiceUnavailableException(
+      throw new ProviderUnavailableError(
         'the identity provider cannot be reached: try again shortly',
       );
     }

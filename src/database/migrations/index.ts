@@ -4,6 +4,7 @@ import * as files from './0002-files.js';
 import * as apiKeys from './0003-api-keys.js';
 import * as externalIdentities from './0004-external-identities.js';
 import * as pendingUploads from './0005-pending-uploads.js';
+import * as loginAttempts from './0006-login-attempts.js';
 
 /** Every migration, in order. Imported statically, so the built server needs no file scanning. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '0003-api-keys': apiKeys,
   '0004-external-identities': externalIdentities,
   '0005-pending-uploads': pendingUploads,
+  '0006-login-attempts': loginAttempts,
 };

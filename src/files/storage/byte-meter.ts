@@ -29,6 +29,10 @@ export class ByteMeter extends Transform {
 
   /** What passed; call once, after the last byte. */
   result(): WrittenBytes {
-    return { size: this.size, sha256: this.hash.digest('hex'), head: Buffer.concat(this.headChunks) };
+    return {
+      size: this.size,
+      sha256: this.hash.digest('hex'),
+      head: Buffer.concat(this.headChunks),
+    };
   }
 }

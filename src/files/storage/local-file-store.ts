@@ -126,7 +126,8 @@ export class LocalFileStore extends FileStore {
     try {
       handle = await open(this.pathOf(key), 'r');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new StoredBytesMissingError(key);
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new StoredBytesMissingError(key);
       throw error;
     }
     if (range.end < this.smallFileMaxBytes) {

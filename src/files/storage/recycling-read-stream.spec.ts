@@ -69,18 +69,28 @@ describe('RecyclingReadStream', () => {
   it('reads a range from its start to its end, inclusive', async () => {
     const part = await send({ start: 1000, end: 200_000 }, new BufferPool(64 * 1024, 8));
     expect(part.received).toBe(199_001);
-    expect(part.digest()).toBe(createHash('sha256').update(data.subarray(1000, 200_001)).digest('hex'));
+    expect(part.digest()).toBe(
+      createHash('sha256').update(data.subarray(1000, 200_001)).digest('hex'),
+    );
   });
 
   it('fails, rather than ends early, when the file is shorter than the range', async () => {
     const consumer = new SlowConsumer();
-    const stream = new RecyclingReadStream(await open(path), { start: 0, end: data.length + 10 }, new BufferPool(64 * 1024, 8));
+    const stream = new RecyclingReadStream(
+      await open(path),
+      { start: 0, end: data.length + 10 },
+      new BufferPool(64 * 1024, 8),
+    );
     await expect(pipeline(stream, consumer)).rejects.toThrow('shorter than its registry entry');
   });
 
   it('hands every chunk a buffer of its own when it cannot watch the reader', async () => {
     const pool = new BufferPool(64 * 1024, 8);
-    const stream = new RecyclingReadStream(await open(path), { start: 0, end: data.length - 1 }, pool);
+    const stream = new RecyclingReadStream(
+      await open(path),
+      { start: 0, end: data.length - 1 },
+      pool,
+    );
     // Kept, not consumed at once: a reused buffer would change the chunks already received.
     const chunks: Buffer[] = [];
     for await (const chunk of stream) chunks.push(chunk as Buffer);

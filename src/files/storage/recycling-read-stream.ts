@@ -24,7 +24,8 @@ export class BufferPool {
   }
 
   give(buffer: Buffer): void {
-    if (buffer.length === this.bufferSize && this.free.length < this.maxIdle) this.free.push(buffer);
+    if (buffer.length === this.bufferSize && this.free.length < this.maxIdle)
+      this.free.push(buffer);
   }
 }
 
@@ -97,8 +98,14 @@ export class RecyclingReadStream extends Readable {
       this.push(null);
       return;
     }
-    const buffer = this.sink && this.recycling ? this.pool.take(remaining) : takeOwn(remaining, this.pool);
-    const { bytesRead } = await this.handle.read(buffer, 0, Math.min(buffer.length, remaining), this.position);
+    const buffer =
+      this.sink && this.recycling ? this.pool.take(remaining) : takeOwn(remaining, this.pool);
+    const { bytesRead } = await this.handle.read(
+      buffer,
+      0,
+      Math.min(buffer.length, remaining),
+      this.position,
+    );
     if (this.destroyed) return;
     if (bytesRead === 0) throw new Error('the stored file is shorter than its registry entry');
     this.position += bytesRead;

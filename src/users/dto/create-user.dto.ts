@@ -1,4 +1,4 @@
-import type { Role } from '../user.js';
+import type { Role } from '../../common/caller.js';
 import { PasswordField, RoleField, UsernameField } from './user-fields.js';
 
 export class CreateUserDto {

@@ -1,5 +1,5 @@
 import { IsOptional } from 'class-validator';
-import type { Role } from '../user.js';
+import type { Role } from '../../common/caller.js';
 import { PasswordField, RoleField } from './user-fields.js';
 
 export class UpdateUserDto {

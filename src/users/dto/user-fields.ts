@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsString, Matches, MaxLength, MinLength } from 'class-validator';
-import { ROLES } from '../user.js';
+import { ROLES } from '../../common/caller.js';
 
 /** The rules of a username, password and role, shared by every DTO that takes one. */
 export const UsernameField = () =>
@@ -13,7 +13,7 @@ export const UsernameField = () =>
     }),
   );
 
-export const PASSWORD_MIN_LENGTH = 12;
+const PASSWORD_MIN_LENGTH = 12;
 
 export const PasswordField = (required: boolean) =>
   applyDecorators(

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import type { User } from '../user.js';
-import { ROLES, type Role } from '../user.js';
+import { ROLES, type Role } from '../../common/caller.js';
 
 export class UserDto {
   @ApiProperty({ format: 'uuid' })

@@ -2,7 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsOptional } from 'class-validator';
 
-export class DeleteUserQueryDto {
+export class DeleteAccountQueryDto {
   @ApiPropertyOptional({
     description: "Also delete the user's files (their bytes, registry entries and links).",
     default: false,
