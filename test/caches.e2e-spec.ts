@@ -1,5 +1,3 @@
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Database } from '../src/database/database.js';
 import { AUTH_STATE_TTL_MS } from '../src/common/cached-state.js';
 import { binaryParser } from './support/binary-parser.js';
@@ -124,6 +122,7 @@ describe.each(DIALECTS)('caches, on another instance (%s)', (dialect) => {
     // The same database, storage and JWT secret (kept in STORAGE_DIR): a second instance.
     b = await TestApp.start(dialect, {
       STORAGE_DIR: a.config.storageDir,
+      ...(a.config.storage.driver === 's3' && { S3_PREFIX: a.config.storage.prefix }),
       JWT_SECRET: a.config.jwt.secret,
       ...(a.config.database.dialect === 'postgres' && { DATABASE_URL: a.config.database.url }),
     });
@@ -183,11 +182,14 @@ describe.each(DIALECTS)('cache bounds (%s)', (dialect) => {
   });
 
   /** The stored bytes of `id`, removed behind the service's back. */
-  const removeBytes = (app: TestApp, id: string) =>
-    rm(join(app.config.storageDir, 'files', id.slice(0, 2), id.slice(2, 4), id));
+  const removeBytes = (app: TestApp, id: string) => app.loseBytes(id);
 
   it('keeps no more small-file bytes than SMALL_FILE_CACHE_BYTES, the least recently read going first', async () => {
-    t = await TestApp.start(dialect, { SMALL_FILE_CACHE_BYTES: String(2 * 4096) });
+    // The small-file cache is the local store's (like nginx's open_file_cache).
+    t = await TestApp.start(dialect, {
+      STORAGE_DRIVER: 'local',
+      SMALL_FILE_CACHE_BYTES: String(2 * 4096),
+    });
     const token = await t.adminToken();
     const ids = [await uploaded(t, token, SMALL(5)), await uploaded(t, token, SMALL(6))];
     ids.push(await uploaded(t, token, SMALL(7)));

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readlink, rm } from 'node:fs/promises';
+import { readdir, readlink } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -8,7 +8,6 @@ import { eventually } from './support/storage.js';
 import { TestApp } from './support/test-app.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-const keyOf = (id: string) => `${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`;
 
 /** More than the socket buffers of both ends can take: a client that stops reading stalls it. */
 const BIG = 64 * 1024 * 1024;
@@ -106,7 +105,9 @@ describe.each(DIALECTS)('stalled and slow downloads (%s)', (dialect) => {
   let token: string;
   beforeAll(async () => {
     // One download at a time per user: a download that was ended must have given its slot back.
+    // On local disk, where what a download holds is a file descriptor, counted below.
     t = await TestApp.start(dialect, {
+      STORAGE_DRIVER: 'local',
       DOWNLOAD_IDLE_TIMEOUT_SECONDS: String(IDLE_SECONDS),
       DOWNLOADS_PER_USER: '1',
     });
@@ -195,7 +196,7 @@ describe.each(DIALECTS)('concurrent download caps (%s)', (dialect) => {
 
     // Answers without a body, and errors after the count began, give their count back.
     const { body: gone } = await t.upload(user.token, randomBytes(1024)).expect(201);
-    await rm(join(t.config.storageDir, 'files', keyOf(gone.id)));
+    await t.loseBytes(gone.id);
     for (let i = 0; i < 3; i++) {
       await t.http.head(path).set(auth).expect(200);
       expect(await statusOf(path, { ...auth, 'if-none-match': `"${file.sha256}"` })).toBe(304);

@@ -38,8 +38,7 @@ describe.each(DIALECTS)('temp files and descriptors (%s)', (dialect) => {
   });
   afterAll(() => t.close());
 
-  it('leaves no temp file behind an upload aborted mid-body', async () => {
-    const tmp = join(t.config.storageDir, 'tmp');
+  it('keeps nothing of an upload aborted mid-body', async () => {
     const { head, contentType } = multipartEnvelope({ filename: 'aborted.bin' });
     const req = httpRequest(`${t.baseUrl}/files`, {
       method: 'POST',
@@ -53,35 +52,48 @@ describe.each(DIALECTS)('temp files and descriptors (%s)', (dialect) => {
     req.write(head);
     const chunk = randomBytes(256 * 1024);
     for (let i = 0; i < 8; i++) req.write(chunk);
-    // The upload is on disk, half-way: the temp file exists.
+    // The upload is on its way to the store, half-way.
     await eventually(
-      async () => (await listFiles(tmp)).length === 1,
-      'the upload reached a temp file',
+      async () => (await t.pendingUploads()).length === 1,
+      'the upload is in progress',
     );
     req.destroy();
-    await eventually(async () => (await listFiles(tmp)).length === 0, 'the temp file was removed');
+    await eventually(
+      async () => (await t.uploadLeftovers()).length === 0,
+      'what the upload wrote was removed',
+    );
     const { body } = await t.http.get('/files').auth(token, { type: 'bearer' }).expect(200);
     expect(body.items).toEqual([]);
-    expect(await listFiles(join(t.config.storageDir, 'files'))).toEqual([]);
+    expect(await t.storedKeys()).toEqual([]);
     await t.http.get('/health').expect(200);
   });
 
-  it('removes the temp file of an upload that arrived but could not be stored (503)', async () => {
-    const files = join(t.config.storageDir, 'files');
-    const tmp = join(t.config.storageDir, 'tmp');
-    // The store cannot make its shard folders: a file stands where its root folder belongs.
-    await rm(files, { recursive: true, force: true });
-    await writeFile(files, 'not a folder');
+  it('answers 503 to an upload the store refuses, and keeps nothing of it', async () => {
+    // The store cannot take it: on local disk a file stands where the folder of stored files
+    // belongs; in S3 the bucket is one that does not exist.
+    const refusing = await TestApp.start(dialect, {
+      ...(t.config.storage.driver === 's3' && { S3_BUCKET: 'no-such-bucket-here' }),
+    });
     try {
-      const response = await t.upload(token, randomBytes(1024)).expect(503);
+      const files = join(refusing.config.storageDir, 'files');
+      if (refusing.config.storage.driver === 'local') {
+        await rm(files, { recursive: true, force: true });
+        await writeFile(files, 'not a folder');
+      }
+      const admin = await refusing.adminToken();
+      const response = await refusing.upload(admin, randomBytes(1024)).expect(503);
       expect(response.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
       await eventually(
-        async () => (await listFiles(tmp)).length === 0,
-        'the temp file was removed',
+        async () => (await refusing.pendingUploads()).length === 0,
+        'the upload was discarded',
       );
+      if (refusing.config.storage.driver === 'local') {
+        await rm(files, { force: true });
+        await mkdir(files);
+      }
+      expect(await refusing.uploadLeftovers()).toEqual([]);
     } finally {
-      await rm(files, { force: true });
-      await mkdir(files);
+      await refusing.close();
     }
   });
 

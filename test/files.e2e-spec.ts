@@ -1,12 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parse as parseContentDisposition } from 'content-disposition';
 import sharp from 'sharp';
 import { binaryParser } from './support/binary-parser.js';
 import { DIALECTS } from './support/test-database.js';
 import type { FilePart } from './support/multipart.js';
-import { listFiles } from './support/storage.js';
 import { TestApp, type TestUser } from './support/test-app.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -30,9 +27,6 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
     bob = await t.createUser('user', admin);
   });
   afterAll(() => t.close());
-
-  const filesDir = () => join(t.config.storageDir, 'files');
-  const tmpDir = () => join(t.config.storageDir, 'tmp');
 
   const upload = (
     token: string,
@@ -70,10 +64,10 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
 
     it("stores under a UUID, never under the client's name, and leaves no temp file", async () => {
       const id = await uploaded(alice.token, NINE, { filename: '../../escape.txt' });
-      const stored = await listFiles(filesDir());
+      const stored = await t.storedKeys();
       expect(stored).toContain(`${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`);
       expect(stored.join()).not.toContain('escape');
-      expect(await listFiles(tmpDir())).toEqual([]);
+      expect(await t.uploadLeftovers()).toEqual([]);
     });
 
     it('takes the type from the bytes over the declared one', async () => {
@@ -178,7 +172,7 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
     });
 
     it('answers 400 without a file part, and for a part under another name, keeping nothing', async () => {
-      const before = await listFiles(filesDir());
+      const before = await t.storedKeys();
       const json = await t.http
         .post('/files')
         .auth(alice.token, { type: 'bearer' })
@@ -186,23 +180,23 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
         .expect(400);
       expect(json.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
       await upload(alice.token, NINE, { field: 'other', filename: 'x.txt' }).expect(400);
-      expect(await listFiles(filesDir())).toEqual(before);
-      expect(await listFiles(tmpDir())).toEqual([]);
+      expect(await t.storedKeys()).toEqual(before);
+      expect(await t.uploadLeftovers()).toEqual([]);
     });
 
     it('refuses a large file under another name with 400, keeping nothing', async () => {
-      const before = await listFiles(filesDir());
+      const before = await t.storedKeys();
       const response = await upload(alice.token, Buffer.alloc(16 * 1024 * 1024, 1), {
         field: 'other',
         filename: 'big.bin',
       }).expect(400);
       expect(response.body.message).toBe('Unexpected file field - other');
-      expect(await listFiles(filesDir())).toEqual(before);
-      expect(await listFiles(tmpDir())).toEqual([]);
+      expect(await t.storedKeys()).toEqual(before);
+      expect(await t.uploadLeftovers()).toEqual([]);
     });
 
     it('refuses two files in one request with 400, keeping neither', async () => {
-      const before = await listFiles(filesDir());
+      const before = await t.storedKeys();
       const response = await t.http
         .post('/files')
         .auth(alice.token, { type: 'bearer' })
@@ -210,8 +204,8 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
         .attach('file', NINE, 'two.txt')
         .expect(400);
       expect(response.body.message).toBe('Too many files');
-      expect(await listFiles(filesDir())).toEqual(before);
-      expect(await listFiles(tmpDir())).toEqual([]);
+      expect(await t.storedKeys()).toEqual(before);
+      expect(await t.uploadLeftovers()).toEqual([]);
     });
   });
 
@@ -307,9 +301,9 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
     it('deletes the bytes and the entry: 204, then 404', async () => {
       const id = await uploaded(alice.token, NINE);
       const key = `${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`;
-      expect(await listFiles(filesDir())).toContain(key);
+      expect(await t.storedKeys()).toContain(key);
       await t.http.delete(`/files/${id}`).auth(alice.token, { type: 'bearer' }).expect(204);
-      expect(await listFiles(filesDir())).not.toContain(key);
+      expect(await t.storedKeys()).not.toContain(key);
       await t.http.get(`/files/${id}`).auth(alice.token, { type: 'bearer' }).expect(404);
       await download(id).expect(404);
       await t.http.delete(`/files/${id}`).auth(alice.token, { type: 'bearer' }).expect(404);
@@ -518,7 +512,7 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
 
     it('answers 404, and says nothing of paths, when the bytes of an entry are missing', async () => {
       const id = await uploaded(alice.token, NINE);
-      await rm(join(filesDir(), id.slice(0, 2), id.slice(2, 4), id));
+      await t.loseBytes(id);
       const response = await download(id).expect(404);
       expect(response.headers['content-type']).toMatch(/json/);
       expect(JSON.parse(response.body.toString())).toEqual({
@@ -653,7 +647,7 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
         .auth(admin, { type: 'bearer' })
         .expect(204);
       await t.http.get(`/files/${id}`).auth(admin, { type: 'bearer' }).expect(404);
-      expect(await listFiles(filesDir())).not.toContain(key);
+      expect(await t.storedKeys()).not.toContain(key);
     });
   });
 });
@@ -730,8 +724,8 @@ describe.each(DIALECTS)('upload size limit (%s)', (dialect) => {
       error: 'Payload Too Large',
       message: 'File too large',
     });
-    expect(await listFiles(join(t.config.storageDir, 'tmp'))).toEqual([]);
-    expect(await listFiles(join(t.config.storageDir, 'files'))).toEqual([]);
+    expect(await t.uploadLeftovers()).toEqual([]);
+    expect(await t.storedKeys()).toEqual([]);
     const list = await t.http.get('/files').auth(token, { type: 'bearer' }).expect(200);
     expect(list.body.items).toEqual([]);
     // Exactly the limit is fine.

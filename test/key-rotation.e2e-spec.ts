@@ -17,6 +17,7 @@ function startBeside(first: TestApp, env: Record<string, string>): Promise<TestA
     STORAGE_DIR: first.config.storageDir,
     DATABASE_URL: database.dialect === 'postgres' ? database.url : `sqlite:${database.file}`,
     JWT_SECRET: first.config.jwt.secret,
+    ...(first.config.storage.driver === 's3' && { S3_PREFIX: first.config.storage.prefix }),
     ...env,
   });
 }

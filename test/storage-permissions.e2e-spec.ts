@@ -21,7 +21,11 @@ describe.each(DIALECTS)('what the service writes under STORAGE_DIR (%s)', (diale
   beforeAll(async () => {
     parent = await mkdtemp(join(tmpdir(), 'file-service-modes-'));
     // A STORAGE_DIR the service creates itself.
-    t = await TestApp.start(dialect, { STORAGE_DIR: join(parent, 'storage') });
+    // What the local store writes is checked too.
+    t = await TestApp.start(dialect, {
+      STORAGE_DIR: join(parent, 'storage'),
+      STORAGE_DRIVER: 'local',
+    });
   });
   afterAll(async () => {
     await t.close();

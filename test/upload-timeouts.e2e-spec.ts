@@ -1,10 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DIALECTS } from './support/test-database.js';
 import { multipartEnvelope } from './support/multipart.js';
-import { eventually, listFiles } from './support/storage.js';
+import { eventually } from './support/storage.js';
 import { TestApp } from './support/test-app.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -55,9 +54,6 @@ describe.each(DIALECTS)('upload timeouts (%s)', (dialect) => {
     token = await t.adminToken();
   });
   afterAll(() => t.close());
-
-  const tmpDir = () => join(t.config.storageDir, 'tmp');
-  const filesDir = () => join(t.config.storageDir, 'files');
 
   /** POST /files of a part whose bytes and pace `send` decides, announcing `size` bytes. */
   function upload(contentType: string, size: number, send: Parameters<typeof post>[2]) {
@@ -115,7 +111,7 @@ describe.each(DIALECTS)('upload timeouts (%s)', (dialect) => {
   });
 
   it('answers 408 as JSON to an upload that pauses longer than the idle timeout, and keeps nothing', async () => {
-    const storedBefore = await listFiles(filesDir());
+    const storedBefore = await t.storedKeys();
     const { head, contentType } = multipartEnvelope({ filename: 'paused.bin' });
     const answer = upload(contentType, head.length + 8 * 1024 * 1024, async (write) => {
       write(head);
@@ -124,12 +120,12 @@ describe.each(DIALECTS)('upload timeouts (%s)', (dialect) => {
       await Promise.resolve();
     });
     await eventually(
-      async () => (await listFiles(tmpDir())).length === 1,
-      'the upload reached a temp file',
+      async () => (await t.pendingUploads()).length === 1,
+      'the upload is in progress',
     );
     expectRequestTimeout(await answer);
-    await eventually(async () => (await listFiles(tmpDir())).length === 0, 'the temp file is gone');
-    expect(await listFiles(filesDir())).toEqual(storedBefore);
+    await eventually(async () => (await t.uploadLeftovers()).length === 0, 'the upload is gone');
+    expect(await t.storedKeys()).toEqual(storedBefore);
     await t.http.get('/health').expect(200);
   });
 
@@ -137,7 +133,7 @@ describe.each(DIALECTS)('upload timeouts (%s)', (dialect) => {
     const { contentType } = multipartEnvelope({ filename: 'nothing.bin' });
     const answer = await upload(contentType, 1024 * 1024, () => Promise.resolve());
     expectRequestTimeout(answer);
-    expect(await listFiles(tmpDir())).toEqual([]);
+    expect(await t.uploadLeftovers()).toEqual([]);
   });
 
   it('answers 408 to a JSON body that stops half-way', async () => {

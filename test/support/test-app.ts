@@ -98,14 +98,19 @@ export class TestApp {
     return keys.sort();
   }
 
-  /** Uploads in progress, as the registry database knows them (their pending marks). */
-  async pendingUploads(): Promise<number> {
+  /** The keys of the uploads in progress, as the registry database knows them (pending marks). */
+  async pendingUploads(): Promise<string[]> {
     const rows = await this.app
       .get(Database)
       .selectFrom('pendingUploads')
       .select('storageKey')
       .execute();
-    return rows.length;
+    return rows.map((row) => row.storageKey).sort();
+  }
+
+  /** Whatever uploads in progress hold: pending marks, and writes the store has not finished. */
+  async uploadLeftovers(): Promise<string[]> {
+    return [...(await this.pendingUploads()), ...(await this.unfinishedWrites())];
   }
 
   /** Removes the stored bytes of file `id` behind the service's back, as if they were lost. */
