@@ -1,4 +1,7 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Database } from '../src/database/database.js';
+import { storageKeyOf } from '../src/files/storage/storage-key.js';
 import { AUTH_STATE_TTL_MS } from '../src/common/cached-state.js';
 import { binaryParser } from './support/binary-parser.js';
 import { DIALECTS } from './support/test-database.js';
@@ -181,8 +184,9 @@ describe.each(DIALECTS)('cache bounds (%s)', (dialect) => {
     t = undefined;
   });
 
-  /** The stored bytes of `id`, removed behind the service's back. */
-  const removeBytes = (app: TestApp, id: string) => app.loseBytes(id);
+  /** The stored bytes of `id`, removed from the disk behind the local store's back. */
+  const removeBytes = (app: TestApp, id: string) =>
+    rm(join(app.config.storageDir, 'files', storageKeyOf(id)));
 
   it('keeps no more small-file bytes than SMALL_FILE_CACHE_BYTES, the least recently read going first', async () => {
     // The small-file cache is the local store's (like nginx's open_file_cache).
