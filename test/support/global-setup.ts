@@ -172,7 +172,12 @@ async function startRgw(dir: string): Promise<S3TestEnvironment> {
     throw new Error(
       `The S3 tests need a Ceph RGW, and scripts/ceph-rgw.sh could not start one (exit ${code}; ` +
         `logs in ${dir}/log). Or set TEST_S3_ENDPOINT to use a running S3 server.\n` +
-        log.join('').split('\n').slice(-15).join('\n'),
+        // The script's own lines; the daemons' log tails it printed are above, as it ran.
+        log
+          .join('')
+          .split('\n')
+          .filter((line) => line.startsWith('ceph-rgw:'))
+          .join('\n'),
     );
   }
   // The script's summary: `export NAME=value` lines.
