@@ -168,6 +168,25 @@ export function describeFileStoreContract(
       expect((await collect(store.list())).map((o) => o.key)).toEqual([key]);
     });
 
+    it('writes three whole parts and one byte more, and reads across their seams', async () => {
+      const partSize = subject.partSize ?? 5 * MiB;
+      const key = newKey();
+      const bytes = randomBytes(3 * partSize + 1);
+      const written = await store.write(key, chunked(bytes));
+      expect(written.size).toBe(bytes.length);
+      expect(written.sha256).toBe(sha256(bytes));
+      expect(written.head.equals(bytes.subarray(0, HEAD_BYTES))).toBe(true);
+      expect(await store.stat(key)).toMatchObject({ key, size: bytes.length });
+      for (const [start, end] of [
+        [0, bytes.length - 1],
+        [partSize - 10, partSize + 10],
+        [3 * partSize, 3 * partSize],
+      ]) {
+        const read = await readAll(await store.read(key, { start, end }));
+        expect(read.equals(bytes.subarray(start, end + 1))).toBe(true);
+      }
+    });
+
     it('writes a file larger than its parts, holding a bounded amount of memory', async () => {
       const partSize = subject.partSize ?? 5 * MiB;
       const size = Math.max(3 * partSize + 1, 160 * MiB);
