@@ -122,7 +122,11 @@ export class S3FileStore extends FileStore implements OnModuleDestroy {
       throw error;
     }
     const failure = await sourceFailure;
-    if (failure) throw failure;
+    if (failure) {
+      // The source failed after its end had been read (it should not): its bytes may be wrong.
+      await this.remove(key);
+      throw failure;
+    }
     return meter.result();
   }
 
