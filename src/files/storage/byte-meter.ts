@@ -13,11 +13,12 @@ export class ByteMeter extends Transform {
   private readonly hash = createHash('sha256');
   private readonly headChunks: Buffer[] = [];
   private headSize = 0;
-  private size = 0;
+  // Not `size`: lib-storage's Upload takes a Body's `size` for its length, and this one is a body.
+  private byteCount = 0;
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.hash.update(chunk);
-    this.size += chunk.length;
+    this.byteCount += chunk.length;
     if (this.headSize < HEAD_BYTES) {
       // A copy: the chunk's buffer may be reused once written (a pooled socket read).
       const part = Buffer.from(chunk.subarray(0, HEAD_BYTES - this.headSize));
@@ -30,7 +31,7 @@ export class ByteMeter extends Transform {
   /** What passed; call once, after the last byte. */
   result(): WrittenBytes {
     return {
-      size: this.size,
+      size: this.byteCount,
       sha256: this.hash.digest('hex'),
       head: Buffer.concat(this.headChunks),
     };
