@@ -11,6 +11,25 @@ import {
 import type { S3Config } from '../../src/config/app-config.js';
 
 /**
+ * What an app (or a server process) needs in its environment to store its bytes in `bucket`:
+ * the driver, the bucket and its prefix, and the run's credentials for the SDK's default chain.
+ */
+export function storageEnvOf(bucket: TestBucket): Record<string, string> {
+  const { config } = bucket;
+  return {
+    STORAGE_DRIVER: 's3',
+    S3_BUCKET: config.bucket,
+    S3_ENDPOINT: config.endpoint!,
+    S3_REGION: config.region,
+    S3_PREFIX: config.prefix,
+    S3_PART_SIZE_MB: String(config.partSizeBytes / 2 ** 20),
+    S3_UPLOAD_QUEUE_SIZE: String(config.queueSize),
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID!,
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY!,
+  };
+}
+
+/**
  * The bucket of the run (global-setup.ts: a Ceph RGW of its own, or TEST_S3_ENDPOINT), under a
  * prefix no other test uses, with a client of its own to look at what the store left there.
  */

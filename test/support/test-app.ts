@@ -10,7 +10,16 @@ import { Database } from '../../src/database/database.js';
 import { FileStore } from '../../src/files/storage/file-store.js';
 import { storageKeyOf } from '../../src/files/storage/storage-key.js';
 import { multipartBody, type FilePart } from './multipart.js';
-import { createTestDatabase, type Dialect, type TestDatabase } from './test-database.js';
+import { storageEnvOf, TestBucket } from './s3.js';
+import {
+  createTestDatabase,
+  SHARED_JWT_SECRET,
+  type Dialect,
+  type TestDatabase,
+} from './test-database.js';
+
+/** Where every test app keeps its bytes unless it names a store: `local` (default) or `s3`. */
+const STORAGE_DRIVER_UNDER_TEST = process.env.TEST_STORAGE_DRIVER ?? 'local';
 
 export const ADMIN = { username: 'admin', password: 'admin-password-for-tests' };
 
@@ -33,11 +42,18 @@ export class TestApp {
     readonly config: AppConfig,
     readonly baseUrl: string,
     private readonly database: TestDatabase,
+    private readonly bucket: TestBucket | undefined,
   ) {}
 
   static async start(dialect: Dialect, env: Record<string, string> = {}): Promise<TestApp> {
     const storageDir = await mkdtemp(join(tmpdir(), 'file-service-test-'));
     const database = await createTestDatabase(dialect);
+    // TEST_STORAGE_DRIVER=s3 runs every app in the run's bucket (under a prefix of its own),
+    // but for those that ask for the local store by name.
+    const bucket =
+      STORAGE_DRIVER_UNDER_TEST === 's3' && env.STORAGE_DRIVER === undefined
+        ? new TestBucket(env.S3_PREFIX === undefined ? {} : { prefix: env.S3_PREFIX })
+        : undefined;
     try {
       const { config } = loadConfig({
         STORAGE_DIR: storageDir,
@@ -45,13 +61,16 @@ export class TestApp {
         ADMIN_USERNAME: ADMIN.username,
         ADMIN_PASSWORD: ADMIN.password,
         ...database.env,
+        // S3 requires a JWT secret, as PostgreSQL does: instances sharing a bucket share it.
+        ...(bucket && { JWT_SECRET: SHARED_JWT_SECRET, ...storageEnvOf(bucket) }),
         ...env,
       });
       const app = await createApp(config);
       await app.listen(0, '127.0.0.1');
       const { port } = app.getHttpServer().address() as AddressInfo;
-      return new TestApp(app, config, `http://127.0.0.1:${port}`, database);
+      return new TestApp(app, config, `http://127.0.0.1:${port}`, database, bucket);
     } catch (error) {
+      await bucket?.cleanup();
       await database.drop();
       await rm(storageDir, { recursive: true, force: true });
       throw error;
@@ -130,6 +149,7 @@ export class TestApp {
 
   async close(): Promise<void> {
     await this.app.close();
+    await this.bucket?.cleanup();
     await this.database.drop();
     await rm(this.config.storageDir, { recursive: true, force: true });
   }

@@ -1,6 +1,7 @@
 import type { AppConfig } from '../../config/app-config.js';
 import type { FileStore } from './file-store.js';
 import { LocalFileStore } from './local-file-store.js';
+import { S3FileStore } from './s3-file-store.js';
 
 /** The store STORAGE_DRIVER names. */
 export function createFileStore(config: AppConfig): FileStore {
@@ -8,6 +9,10 @@ export function createFileStore(config: AppConfig): FileStore {
     case 'local':
       return new LocalFileStore(config);
     case 's3':
-      throw new Error('STORAGE_DRIVER=s3 is not built yet');
+      return new S3FileStore(config.storage, undefined, {
+        // A paused download pauses its S3 response: the service's own idle timeout must end it
+        // first (DownloadSlots), not the SDK's.
+        idleTimeoutMs: Math.max(120, 2 * config.downloads.idleTimeoutSeconds) * 1000,
+      });
   }
 }
