@@ -141,9 +141,12 @@ interface S3TestEnvironment {
 /**
  * One folder per checkout (not per run): a run killed before its teardown leaves its daemons
  * recorded there, and the next run in the same checkout stops them. Other checkouts on the same
- * machine (worktrees, CI's clone) have folders of their own and are left alone.
+ * machine (worktrees, CI's clone) have folders of their own and are left alone. TEST_RGW_DIR
+ * names another.
  */
 function rgwDir(): string {
+  // Two runs at once in one checkout (CI's legs) name a folder each.
+  if (process.env.TEST_RGW_DIR) return process.env.TEST_RGW_DIR;
   const checkout = createHash('sha256').update(SCRIPT).digest('hex').slice(0, 12);
   return join(tmpdir(), `file-service-rgw-${checkout}`);
 }
