@@ -138,10 +138,16 @@ describe.each(DIALECTS)('/health when a dependency is down (%s)', (dialect) => {
   });
   afterEach(() => t.close());
 
-  it('is 503 when the storage folder is not writable', async () => {
-    // A file where the temp folder belongs: nothing can be created there, even by root.
-    await rm(join(t.config.storageDir, 'tmp'), { recursive: true, force: true });
-    await writeFile(join(t.config.storageDir, 'tmp'), 'not a folder');
+  it('is 503 when the store cannot take files', async () => {
+    if (t.config.storage.driver === 'local') {
+      // A file where the staging folder belongs: nothing can be created there, even by root.
+      await rm(join(t.config.storageDir, 'tmp'), { recursive: true, force: true });
+      await writeFile(join(t.config.storageDir, 'tmp'), 'not a folder');
+    } else {
+      // A bucket that does not exist.
+      await t.close();
+      t = await TestApp.start(dialect, { S3_BUCKET: 'no-such-bucket-here' });
+    }
     for (const path of ['/health', '/health/ready']) {
       const { body } = await t.http.get(path).expect(503);
       expect(body).toMatchObject({

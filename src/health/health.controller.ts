@@ -1,6 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import { mkdir, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import {
@@ -12,8 +9,8 @@ import {
 import { sql } from 'kysely';
 import { Public } from '../auth/auth.decorators.js';
 import { ErrorDto } from '../common/error.dto.js';
-import { AppConfig } from '../config/app-config.js';
 import { Database } from '../database/database.js';
+import { FileStore } from '../files/storage/file-store.js';
 
 @ApiTags('operations')
 @Controller('health')
@@ -22,7 +19,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly db: Database,
-    private readonly config: AppConfig,
+    private readonly store: FileStore,
   ) {}
 
   @Public()
@@ -77,18 +74,14 @@ export class HealthController {
     }
   }
 
-  /** Writable means a file can be created and removed where uploads land. */
+  /** The store says whether it can take uploads (a local folder writable, a bucket reachable). */
   private async storage(): Promise<HealthIndicatorResult> {
     const indicator = this.indicators.check('storage');
-    const dir = join(this.config.storageDir, 'tmp');
-    const probe = join(dir, `health-${randomUUID()}`);
     try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      await writeFile(probe, '', { mode: 0o600 });
-      await unlink(probe);
+      await this.store.check();
       return indicator.up();
     } catch {
-      return indicator.down('the storage folder is not writable');
+      return indicator.down('the storage cannot take files');
     }
   }
 }

@@ -1,5 +1,16 @@
 import { mkdirSync } from 'node:fs';
-import { access, mkdir, open, opendir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import {
+  access,
+  mkdir,
+  open,
+  opendir,
+  rename,
+  rm,
+  stat,
+  writeFile,
+  type FileHandle,
+} from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -231,10 +242,12 @@ export class LocalFileStore extends FileStore {
     }
   }
 
-  /** The folders exist and can be reached. */
+  /** Uploads can land: a file can be made and removed where writes are staged, and the stored files' folder is there. */
   async check(): Promise<void> {
     await access(this.root);
-    await access(this.staging);
+    const probe = join(this.staging, `health-${randomUUID()}`);
+    await writeFile(probe, '', { mode: 0o600 });
+    await rm(probe, { force: true });
   }
 
   private pathOf(key: string): string {
