@@ -56,6 +56,12 @@ const DownloadResponses = () =>
     }),
     ApiResponse({ status: 304, description: 'Not modified (If-None-Match matched the ETag)' }),
     ApiResponse({
+      status: 302,
+      description:
+        'With DOWNLOAD_REDIRECT=presigned (S3 only): `Location` is a URL of the store, valid for ' +
+        'DOWNLOAD_REDIRECT_TTL_SECONDS, that answers with the bytes as an attachment (never inline)',
+    }),
+    ApiResponse({
       status: 416,
       type: ErrorDto,
       description: 'Range not satisfiable (`Content-Range: bytes */size`)',
