@@ -78,6 +78,7 @@ const STATUS_OF: Record<DomainErrorKind, HttpStatus> = {
   unauthenticated: HttpStatus.UNAUTHORIZED,
   forbidden: HttpStatus.FORBIDDEN,
   'not-found': HttpStatus.NOT_FOUND,
+  expired: HttpStatus.GONE,
   conflict: HttpStatus.CONFLICT,
   'too-large': HttpStatus.PAYLOAD_TOO_LARGE,
   'unsupported-type': HttpStatus.UNSUPPORTED_MEDIA_TYPE,

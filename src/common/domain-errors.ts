@@ -11,6 +11,7 @@ export type DomainErrorKind =
   | 'unauthenticated'
   | 'forbidden'
   | 'not-found'
+  | 'expired'
   | 'conflict'
   | 'too-large'
   | 'unsupported-type'
@@ -37,6 +38,11 @@ export class ForbiddenError extends DomainError {
 /** No such thing, or none the caller may see (which, to them, is the same). */
 export class NotFoundError extends DomainError {
   readonly kind = 'not-found';
+}
+
+/** It existed, and no longer works: a link past its expiry. */
+export class ExpiredError extends DomainError {
+  readonly kind = 'expired';
 }
 
 /** The change contradicts the current state: a name taken, the last admin. */

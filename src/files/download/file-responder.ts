@@ -41,7 +41,7 @@ export class FileResponder {
    * `holder` (a user's id, a link's signature) while it is sent.
    * The answer may be reused by the client until `reusableUntil` (a signed link's expiry), or for
    * good without it: the bytes under a file id never change.
-   * @throws NotFoundException when the registry names bytes the store does not have
+   * @throws NotFoundError when the registry names bytes the store does not have
    * @throws RetryLaterException (429) when the holder has as many downloads in progress as it may
    */
   async respond(

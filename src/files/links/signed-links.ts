@@ -1,5 +1,6 @@
 import { createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
-import { ForbiddenException, GoneException, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { ExpiredError, ForbiddenError } from '../../common/domain-errors.js';
 import { AppConfig } from '../../config/app-config.js';
 import type { Disposition } from '../../common/content-disposition.js';
 import { KeyRing } from '../../common/key-ring.js';
@@ -64,8 +65,8 @@ export class SignedLinks {
 
   /**
    * The disposition the link was made with.
-   * @throws ForbiddenException for a link that was not made here or was altered
-   * @throws GoneException for a link past its expiry
+   * @throws ForbiddenError for a link that was not made here or was altered
+   * @throws ExpiredError for a link past its expiry
    */
   verify(
     fileId: string,
@@ -76,8 +77,8 @@ export class SignedLinks {
       const expected = Buffer.from(sign(key, fileId, expires, disposition));
       return given.length === expected.length && timingSafeEqual(given, expected);
     });
-    if (!signed) throw new ForbiddenException('the link is not valid');
-    if (Number(expires) * 1000 <= Date.now()) throw new GoneException('the link has expired');
+    if (!signed) throw new ForbiddenError('the link is not valid');
+    if (Number(expires) * 1000 <= Date.now()) throw new ExpiredError('the link has expired');
     return disposition as Disposition;
   }
 }
