@@ -47,7 +47,7 @@ export interface ApiKeysTable {
 }
 
 /** A write under a storage key whose registry row is not there yet (see the sweeper). */
-export interface PendingUploadsTable {
+interface PendingUploadsTable {
   storageKey: string;
   createdAt: number;
   /** Renewed while the writing process lives: an old one means that process died. */
@@ -55,7 +55,7 @@ export interface PendingUploadsTable {
 }
 
 /** Work one instance at a time may do, until `expiresAt`. */
-export interface LeasesTable {
+interface LeasesTable {
   name: string;
   /** The instance holding it (a random id per process). */
   holder: string;

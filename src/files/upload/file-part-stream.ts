@@ -13,7 +13,7 @@ import { FilePartHeaderRewriter } from './file-part-header.js';
  * only works on that pipe. So busboy's `write` is wrapped instead, and only until the header
  * block is by; from then on every chunk goes straight through.
  */
-export function pipeWithFilePartRewritten(req: Request, busboy: Writable): void {
+function pipeWithFilePartRewritten(req: Request, busboy: Writable): void {
   const boundary = boundaryOf(req);
   if (boundary !== undefined) {
     const rewriter = new FilePartHeaderRewriter(boundary);
