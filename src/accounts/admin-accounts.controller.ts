@@ -1,13 +1,11 @@
 import { Controller, Delete, HttpCode, Param, Query } from '@nestjs/common';
 import {
-  ApiBearerAuth,
   ApiConflictResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOperation,
-  ApiTags,
 } from '@nestjs/swagger';
-import { Roles, Scopes } from '../auth/auth.decorators.js';
+import { AdminApi } from '../auth/auth.decorators.js';
 import { ErrorDto } from '../common/error.dto.js';
 import { ParseIdPipe } from '../common/parse-id.pipe.js';
 import { AccountDeletion } from './account-deletion.js';
@@ -17,10 +15,7 @@ import { DeleteAccountQueryDto } from './dto/delete-account-query.dto.js';
  * The admin route that reaches past users/ into files/: the rest of /admin/users is
  * `AdminUsersController`'s.
  */
-@ApiTags('admin')
-@ApiBearerAuth()
-@Scopes('admin')
-@Roles('admin')
+@AdminApi()
 @Controller('admin/users')
 export class AdminAccountsController {
   constructor(private readonly deletion: AccountDeletion) {}

@@ -4,7 +4,7 @@ import {
   ExecutionContext,
   SetMetadata,
 } from '@nestjs/common';
-import { ApiExtension, ApiForbiddenResponse } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtension, ApiForbiddenResponse, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { ErrorDto } from '../common/error.dto.js';
 import type { Role } from '../common/caller.js';
@@ -43,6 +43,10 @@ export const Scopes = (...scopes: Scope[]) =>
           }),
         ]),
   );
+
+/** A controller of the admin API: admins only, and API keys with the `admin` scope. */
+export const AdminApi = () =>
+  applyDecorators(ApiTags('admin'), ApiBearerAuth(), Scopes('admin'), Roles('admin'));
 
 /** "a", "a and b", "a, b and c". */
 export function listOf(items: string[]): string {

@@ -1,14 +1,12 @@
 import { Body, Controller, Get, Param, Patch, Post } from '@nestjs/common';
 import {
-  ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
-  ApiTags,
 } from '@nestjs/swagger';
-import { Roles, Scopes } from '../auth/auth.decorators.js';
+import { AdminApi } from '../auth/auth.decorators.js';
 import { ErrorDto } from '../common/error.dto.js';
 import { ParseIdPipe } from '../common/parse-id.pipe.js';
 import { CreateUserDto } from './dto/create-user.dto.js';
@@ -16,11 +14,8 @@ import { UpdateUserDto } from './dto/update-user.dto.js';
 import { UserDto, UserListDto } from './dto/user.dto.js';
 import { UsersService } from './users.service.js';
 
-@ApiTags('admin')
-@ApiBearerAuth()
-@Scopes('admin')
-@Roles('admin')
 /** DELETE is `AdminAccountsController`'s: deleting a user may delete their files too. */
+@AdminApi()
 @Controller('admin/users')
 export class AdminUsersController {
   constructor(private readonly users: UsersService) {}

@@ -1,9 +1,9 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
 import type { LoggerService } from '@nestjs/common';
 import { TestBucket } from '../../../test/support/s3.js';
-import { describeFileStoreContract } from './file-store.contract.js';
+import { collect, describeFileStoreContract, sha256 } from './file-store.contract.js';
 import { StoredBytesMissingError } from './file-store.js';
 import { S3FileStore } from './s3-file-store.js';
 import { storageKeyOf } from './storage-key.js';
@@ -211,14 +211,4 @@ function failingAfter(size: number, error: Error): Readable {
 
 async function text(stream: Readable): Promise<string> {
   return Buffer.concat(await collect(stream)).toString();
-}
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const item of items) all.push(item);
-  return all;
-}
-
-function sha256(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
