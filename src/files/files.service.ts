@@ -130,13 +130,14 @@ export class FilesService {
   }
 
   /**
-   * The stored bytes of `file` (or of `range`).
+   * The stored bytes of `file` (or of `range`). A whole file is read as such, not as the range of
+   * all its bytes: S3 serves an unranged GET for less CPU, on its side and ours.
    * @throws NotFoundError, logged, when the registry names bytes the store does not have
    * @throws StorageUnavailableError, logged, when the store fails
    */
   async openBytes(file: StoredFile, range?: ByteRange): Promise<Readable> {
     try {
-      return await this.store.read(file.storageKey, range ?? { start: 0, end: file.size - 1 });
+      return await this.store.read(file.storageKey, range);
     } catch (error) {
       if (error instanceof StoredBytesMissingError) {
         this.logger.error(

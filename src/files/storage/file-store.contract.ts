@@ -52,6 +52,8 @@ export function describeFileStoreContract(
       expect(written.head.equals(bytes.subarray(0, HEAD_BYTES))).toBe(true);
       const read = await readAll(await store.read(key, { start: 0, end: bytes.length - 1 }));
       expect(read.equals(bytes)).toBe(true);
+      // Without a range: all of it.
+      expect((await readAll(await store.read(key))).equals(bytes)).toBe(true);
     });
 
     it('reads ranges: the start, the middle, the last byte, a single byte', async () => {
@@ -77,6 +79,7 @@ export function describeFileStoreContract(
       expect(await store.stat(key)).toMatchObject({ key, size: 0 });
       const read = await readAll(await store.read(key, { start: 0, end: -1 }));
       expect(read.length).toBe(0);
+      expect((await readAll(await store.read(key))).length).toBe(0);
     });
 
     it('answers StoredBytesMissingError for a key it does not hold, and stat() undefined', async () => {

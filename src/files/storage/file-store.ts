@@ -55,11 +55,11 @@ export abstract class FileStore {
   abstract write(key: string, source: Readable): Promise<WrittenBytes>;
 
   /**
-   * The bytes `range` of `key`, as a stream; destroying it frees what it holds (a descriptor, a
-   * socket).
+   * The bytes `range` of `key` (all of them without one), as a stream; destroying it frees what
+   * it holds (a descriptor, a socket).
    * @throws StoredBytesMissingError
    */
-  abstract read(key: string, range: ByteRange): Promise<Readable>;
+  abstract read(key: string, range?: ByteRange): Promise<Readable>;
 
   /** What the store holds under `key`, or undefined. */
   abstract stat(key: string): Promise<StoredObject | undefined>;

@@ -130,9 +130,9 @@ export class LocalFileStore extends FileStore {
     return meter.result();
   }
 
-  async read(key: string, range: ByteRange): Promise<Readable> {
+  async read(key: string, range?: ByteRange): Promise<Readable> {
     const cached = this.smallFiles?.get(key);
-    if (cached) return readableOf(cached, range);
+    if (cached) return readableOf(cached, range ?? wholeOf(cached.length));
     let handle;
     try {
       handle = await open(this.pathOf(key), 'r');
@@ -141,12 +141,13 @@ export class LocalFileStore extends FileStore {
         throw new StoredBytesMissingError(key);
       throw error;
     }
-    if (range.end < this.smallFileMaxBytes) {
-      const bytes = await this.readSmallFile(handle);
+    if (!range || range.end < this.smallFileMaxBytes) {
+      const { size, bytes } = await this.readIfSmall(handle);
       if (bytes) {
-        this.smallFiles!.set(key, bytes);
-        return readableOf(bytes, range);
+        this.smallFiles?.set(key, bytes);
+        return readableOf(bytes, range ?? wholeOf(size));
       }
+      range ??= wholeOf(size);
     }
     if (range.end < range.start) {
       await handle.close();
@@ -172,13 +173,13 @@ export class LocalFileStore extends FileStore {
   }
 
   /**
-   * The whole file, closing it, when it is small enough to keep; otherwise undefined, and the
-   * file stays open for streaming.
+   * The file's size, and its whole bytes (closing it) when it is small enough to keep; otherwise
+   * no bytes, and the file stays open for streaming.
    */
-  private async readSmallFile(handle: FileHandle): Promise<Buffer | undefined> {
+  private async readIfSmall(handle: FileHandle): Promise<{ size: number; bytes?: Buffer }> {
     try {
       const { size } = await handle.stat();
-      if (size > this.smallFileMaxBytes) return undefined;
+      if (!this.smallFiles || size > this.smallFileMaxBytes) return { size };
       // A buffer of its own, not a slice of Node's shared slab, which it would keep alive.
       const bytes = Buffer.allocUnsafeSlow(size);
       let filled = 0;
@@ -188,7 +189,7 @@ export class LocalFileStore extends FileStore {
         filled += bytesRead;
       }
       await handle.close();
-      return bytes;
+      return { size, bytes };
     } catch (error) {
       await handle.close().catch(() => undefined);
       throw error;
@@ -254,6 +255,11 @@ export class LocalFileStore extends FileStore {
     if (!isStorageKey(key)) throw new Error(`not a storage key: ${key}`);
     return join(this.root, key);
   }
+}
+
+/** Every byte of a file of `size` bytes. */
+function wholeOf(size: number): ByteRange {
+  return { start: 0, end: size - 1 };
 }
 
 /** `range` of bytes in memory, as the one chunk of a stream. */
