@@ -40,7 +40,7 @@ describe.each(DIALECTS)('downloads from S3 (%s)', (dialect) => {
       .redirects(0)
       .expect(302);
     expect(response.headers['cache-control']).toBe('private, no-store');
-    const location = new URL(response.headers.location as string);
+    const location = new URL(response.headers.location);
     expect(location.origin).toBe(new URL(bucket.config.endpoint!).origin);
     expect(location.searchParams.get('X-Amz-Expires')).toBe('30');
 
@@ -88,7 +88,7 @@ describe.each(DIALECTS)('downloads from S3 (%s)', (dialect) => {
       .expect(201);
     const link = new URL((body as { url: string }).url);
     const response = await t.http.get(`${link.pathname}${link.search}`).redirects(0).expect(302);
-    const fromStore = await fetch(response.headers.location as string);
+    const fromStore = await fetch(response.headers.location);
     expect(sha256(Buffer.from(await fromStore.arrayBuffer()))).toBe(sha256(data));
   });
 
