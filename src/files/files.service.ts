@@ -80,20 +80,23 @@ export class FilesService {
    */
   async commit(written: WrittenUpload, owner: Caller, client: ClientFileInfo): Promise<StoredFile> {
     const { upload } = written;
-    const file: StoredFile = {
-      id: upload.id,
-      ownerId: owner.id,
-      filename: sanitizeFilename(client.filename),
-      contentType: await decideContentType(written.head, client.declaredType),
-      size: written.size,
-      sha256: written.sha256,
-      storageKey: upload.storageKey,
-      createdAt: new Date(),
-    };
+    upload.beginCommit();
     try {
+      const file: StoredFile = {
+        id: upload.id,
+        ownerId: owner.id,
+        filename: sanitizeFilename(client.filename),
+        contentType: await decideContentType(written.head, client.declaredType),
+        size: written.size,
+        sha256: written.sha256,
+        storageKey: upload.storageKey,
+        createdAt: new Date(),
+      };
       await this.registry.insertFromPending(file);
+      upload.committed();
+      return file;
     } catch (error) {
-      await upload.discard();
+      await upload.commitFailed();
       if (isForeignKeyViolation(error)) throw new UnauthenticatedError('the user no longer exists');
       if (error instanceof PendingMarkLostError) {
         this.logger.error(`upload ${upload.id} was swept as abandoned before its commit`);
@@ -101,8 +104,6 @@ export class FilesService {
       }
       throw error;
     }
-    upload.committed();
-    return file;
   }
 
   /** `source` as a new stored file of `owner`, in one go (what the image blur makes). */

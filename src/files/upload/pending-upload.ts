@@ -13,7 +13,7 @@ import type { PendingUploads } from './pending-uploads.js';
 export class PendingUpload {
   readonly id = randomUUID();
   readonly storageKey = storageKeyOf(this.id);
-  private state: 'open' | 'committed' | 'discarded' = 'open';
+  private state: 'open' | 'committing' | 'committed' | 'discarded' = 'open';
   private source: Readable | undefined;
   private writing: Promise<WrittenBytes> | undefined;
 
@@ -38,15 +38,32 @@ export class PendingUpload {
     return this.writing;
   }
 
+  /**
+   * Its registry row is being written: from now on only the commit's outcome decides what becomes
+   * of the bytes (a discard asked meanwhile, say by a client leaving, does nothing).
+   * @throws Error when it was discarded already
+   */
+  beginCommit(): void {
+    if (this.state !== 'open') throw new Error(`the upload is ${this.state}, not open to commit`);
+    this.state = 'committing';
+  }
+
   /** Its registry row is in place (the same transaction removed its pending mark). */
   committed(): void {
     this.state = 'committed';
     this.pending.forget(this.storageKey);
   }
 
+  /** Its registry row could not be written: the bytes and mark go. */
+  async commitFailed(): Promise<void> {
+    this.state = 'open';
+    await this.discard();
+  }
+
   /**
-   * Stops a write in progress and removes whatever it left, bytes and mark. Never throws: what
-   * cannot be removed now is the sweeper's, once the mark is stale.
+   * Stops a write in progress and removes whatever it left, bytes and mark. Does nothing once a
+   * commit has begun. Never throws: what cannot be removed now is the sweeper's, once the mark is
+   * stale.
    */
   async discard(): Promise<void> {
     if (this.state !== 'open') return;
