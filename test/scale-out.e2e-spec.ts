@@ -177,73 +177,88 @@ describe.each(DIALECTS.filter((dialect) => dialect === 'postgres'))(
         }
       })();
 
-      // Eight clients upload 7 MiB files to A (multipart uploads of two parts) until it dies;
-      // B takes uploads all along.
-      const acknowledged = new Map<string, string>();
-      let killed = false;
-      const uploader = async (server: ServerProcess, size: number) => {
-        while (!killed) {
-          const data = randomBytes(size);
-          try {
-            const response = await upload(server, token, data);
-            if (response.status === 201) {
-              acknowledged.set(((await response.json()) as { id: string }).id, sha256(data));
+      try {
+        // Eight clients upload 7 MiB files to A (multipart uploads of two parts) until it dies;
+        // B takes uploads all along.
+        const acknowledged = new Map<string, string>();
+        let killed = false;
+        const uploader = async (server: ServerProcess, size: number) => {
+          while (!killed) {
+            const data = randomBytes(size);
+            try {
+              const response = await upload(server, token, data);
+              if (response.status === 201) {
+                acknowledged.set(((await response.json()) as { id: string }).id, sha256(data));
+              }
+            } catch {
+              // the connection died with A
             }
-          } catch {
-            // the connection died with A
           }
+        };
+        const clients = [
+          ...Array.from({ length: 8 }, () => uploader(a, 7 * 2 ** 20)),
+          uploader(b, 100_000),
+        ];
+        try {
+          await eventually(() => acknowledged.size >= 24, '24 uploads acknowledged');
+          // Killed while several multipart uploads are half-sent (one exists from an upload's
+          // second part to its completion): A cannot abort them.
+          await eventually(
+            async () => (await bucket.multipartUploads()).length >= 3,
+            'three multipart uploads in flight',
+          );
+          await a.stop('SIGKILL');
+          killed = true;
+          await Promise.all(clients);
+          expect((await bucket.multipartUploads()).length).toBeGreaterThan(0);
+        } finally {
+          killed = true;
+          await Promise.all(clients);
         }
-      };
-      const clients = [
-        ...Array.from({ length: 8 }, () => uploader(a, 7 * 2 ** 20)),
-        uploader(b, 100_000),
-      ];
-      await eventually(() => acknowledged.size >= 24, '24 uploads acknowledged');
-      await a.stop('SIGKILL');
-      killed = true;
-      await Promise.all(clients);
 
-      // What A left: uploads marked pending, and multipart uploads half-sent.
-      expect((await bucket.multipartUploads()).length).toBeGreaterThan(0);
+        // B's sweeper takes them once their marks have gone unrenewed for SWEEP_MIN_AGE_SECONDS,
+        // and their objects and uploads are as old: about a minute from now.
+        const agree = async () => {
+          const rows = await registryRows();
+          const objects = await bucket.objectKeys();
+          const uploads = await bucket.multipartUploads();
+          return (
+            uploads.length === 0 &&
+            JSON.stringify(objects) === JSON.stringify(rows.map((r) => storageKeyOf(r.id)).sort())
+          );
+        };
+        const deadline = Date.now() + 150_000;
+        while (!(await agree())) {
+          if (Date.now() > deadline) throw new Error('the bucket and the registry never agreed');
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+        watching = false;
+        await watcher;
+        expect(lost).toEqual([]);
 
-      // B's sweeper takes them once their marks have gone unrenewed for SWEEP_MIN_AGE_SECONDS,
-      // and their objects and uploads are as old: about a minute from now.
-      const agree = async () => {
+        // Every acknowledged upload is registered; every row's object holds its recorded bytes.
         const rows = await registryRows();
-        const objects = await bucket.objectKeys();
-        const uploads = await bucket.multipartUploads();
-        return (
-          uploads.length === 0 &&
-          JSON.stringify(objects) === JSON.stringify(rows.map((r) => storageKeyOf(r.id)).sort())
-        );
-      };
-      const deadline = Date.now() + 150_000;
-      while (!(await agree())) {
-        if (Date.now() > deadline) throw new Error('the bucket and the registry never agreed');
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const byId = new Map(rows.map((row) => [row.id, row]));
+        for (const [id, digest] of acknowledged) expect(byId.get(id)?.sha256).toBe(digest);
+        for (const row of rows) {
+          const object = await bucket.client.send(
+            new GetObjectCommand({
+              Bucket: bucket.config.bucket,
+              Key: bucket.config.prefix + storageKeyOf(row.id),
+            }),
+          );
+          const bytes = Buffer.from(await object.Body!.transformToByteArray());
+          expect({ size: bytes.length, sha256: sha256(bytes) }).toEqual({
+            size: row.size,
+            sha256: row.sha256,
+          });
+        }
+        expect(b.log).toMatch(/removed an upload abandoned mid-way|discarded a write/);
+      } finally {
+        // However the test ends, the watcher stops before Jest tears the environment down.
+        watching = false;
+        await watcher;
       }
-      watching = false;
-      await watcher;
-      expect(lost).toEqual([]);
-
-      // Every acknowledged upload is registered; every row's object holds its recorded bytes.
-      const rows = await registryRows();
-      const byId = new Map(rows.map((row) => [row.id, row]));
-      for (const [id, digest] of acknowledged) expect(byId.get(id)?.sha256).toBe(digest);
-      for (const row of rows) {
-        const object = await bucket.client.send(
-          new GetObjectCommand({
-            Bucket: bucket.config.bucket,
-            Key: bucket.config.prefix + storageKeyOf(row.id),
-          }),
-        );
-        const bytes = Buffer.from(await object.Body!.transformToByteArray());
-        expect({ size: bytes.length, sha256: sha256(bytes) }).toEqual({
-          size: row.size,
-          sha256: row.sha256,
-        });
-      }
-      expect(b.log).toMatch(/removed an upload abandoned mid-way|discarded a write/);
     }, 240_000);
   },
 );
