@@ -32,8 +32,11 @@ describe.each(DIALECTS.filter((dialect) => dialect === 'postgres'))(
       database = await createTestDatabase(dialect);
       bucket = new TestBucket();
     });
+    // Each test's instances are its own: another test's sweepers must not do this one's work.
+    afterEach(async () => {
+      await Promise.all(servers.splice(0).map((server) => server.stop('SIGKILL')));
+    });
     afterAll(async () => {
-      await Promise.all(servers.map((server) => server.stop('SIGKILL')));
       await database.drop();
       await Promise.all(folders.map((dir) => rm(dir, { recursive: true, force: true })));
     });
