@@ -135,8 +135,9 @@ describe('rotating LINK_SECRET, and leaving the generated JWT secret', () => {
   });
 
   it('keeps tokens signed with the generated secret when JWT_SECRET is set with it as previous', async () => {
-    // No JWT_SECRET: the service generates one into STORAGE_DIR/jwt-secret.
-    before = await TestApp.start('sqlite');
+    // No JWT_SECRET: the service generates one into STORAGE_DIR/jwt-secret (only for the
+    // embedded default, SQLite and local disk: S3 and PostgreSQL require JWT_SECRET).
+    before = await TestApp.start('sqlite', { STORAGE_DRIVER: 'local' });
     const token = await before.adminToken();
     const generated = (await readFile(join(before.config.storageDir, 'jwt-secret'), 'utf8')).trim();
     const during = await stage({ JWT_SECRET: NEW, JWT_PREVIOUS_SECRETS: generated });
