@@ -15,6 +15,7 @@ import {
   StoredBytesMissingError,
   type ByteRange,
   type PresignOptions,
+  type WrittenBytes,
 } from './storage/file-store.js';
 import type { StoredFile } from './stored-file.js';
 import type { Caller } from '../common/caller.js';
@@ -205,11 +206,8 @@ export class FilesService {
 }
 
 /** An upload whose bytes are in the store, with what was learnt of them on the way. */
-export interface WrittenUpload {
+export interface WrittenUpload extends WrittenBytes {
   upload: PendingUpload;
-  size: number;
-  sha256: string;
-  head: Buffer;
 }
 
 /**

@@ -15,7 +15,7 @@ import {
 import { FileRegistry, PendingMarkLostError } from './file-registry.js';
 import { StorageSweeper } from './storage-sweeper.js';
 import { LocalFileStore } from './storage/local-file-store.js';
-import { storageKeyOf } from './storage/storage-key.js';
+import { fileIdOf, storageKeyOf } from './storage/storage-key.js';
 import type { StoredFile } from './stored-file.js';
 import { PendingUploads } from './upload/pending-uploads.js';
 
@@ -78,7 +78,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
 
   function fileOf(key: string): StoredFile {
     return {
-      id: key.slice(6),
+      id: fileIdOf(key),
       ownerId,
       filename: 'f',
       contentType: 'text/plain',
@@ -125,7 +125,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
     await expect(registry.insertFromPending(fileOf(abandoned))).rejects.toBeInstanceOf(
       PendingMarkLostError,
     );
-    expect(await registry.find(abandoned.slice(6))).toBeUndefined();
+    expect(await registry.find(fileIdOf(abandoned))).toBeUndefined();
   });
 
   it('discards old staged writes that no upload holds, and keeps a held one', async () => {

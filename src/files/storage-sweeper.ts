@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { AppConfig } from '../config/app-config.js';
 import { Leases } from '../database/leases.js';
 import { FileRegistry } from './file-registry.js';
-import { FileStore } from './storage/file-store.js';
+import { FileStore, type IncompleteWrite, type StoredObject } from './storage/file-store.js';
 import { PendingUploads } from './upload/pending-uploads.js';
 
 export interface SweepResult {
@@ -106,36 +106,47 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async sweepOrphans(cutoff: number): Promise<number> {
-    let removed = 0;
-    let batch: string[] = [];
+    const isOld = (object: StoredObject) => object.modifiedAt.getTime() <= cutoff;
+    return this.forEachUnclaimed(this.store.list(), isOld, async ({ key }) => {
+      await this.store.remove(key);
+      this.logger.log(`removed stored bytes that no registry entry names: ${key}`);
+    });
+  }
+
+  /** An upload still writing (a very long one) keeps its mark fresh: it is claimed. */
+  private async sweepIncompleteWrites(cutoff: number): Promise<number> {
+    const isOld = (write: IncompleteWrite) => write.startedAt.getTime() <= cutoff;
+    return this.forEachUnclaimed(this.store.incompleteWrites(), isOld, async (write) => {
+      await write.discard();
+      this.logger.log(`discarded a write that never finished: ${write.key}`);
+    });
+  }
+
+  /**
+   * Runs `act` on each old item whose key no registry entry names and no pending mark holds,
+   * asking the database about BATCH keys at a time; returns how many it ran on.
+   */
+  private async forEachUnclaimed<T extends { key: string }>(
+    items: AsyncIterable<T>,
+    isOld: (item: T) => boolean,
+    act: (item: T) => Promise<void>,
+  ): Promise<number> {
+    let done = 0;
+    let batch: T[] = [];
     const flush = async () => {
-      const claimed = await this.registry.claimedKeys(batch);
-      for (const key of batch.filter((k) => !claimed.has(k))) {
-        await this.store.remove(key);
-        this.logger.log(`removed stored bytes that no registry entry names: ${key}`);
-        removed++;
+      const claimed = await this.registry.claimedKeys(batch.map((item) => item.key));
+      for (const item of batch.filter((i) => !claimed.has(i.key))) {
+        await act(item);
+        done++;
       }
       batch = [];
     };
-    for await (const { key, modifiedAt } of this.store.list()) {
-      if (modifiedAt.getTime() > cutoff) continue;
-      batch.push(key);
+    for await (const item of items) {
+      if (!isOld(item)) continue;
+      batch.push(item);
       if (batch.length >= BATCH) await flush();
     }
     await flush();
-    return removed;
-  }
-
-  private async sweepIncompleteWrites(cutoff: number): Promise<number> {
-    let discarded = 0;
-    for await (const write of this.store.incompleteWrites()) {
-      if (write.startedAt.getTime() > cutoff) continue;
-      // An upload still writing (a very long one) keeps its mark fresh.
-      if ((await this.registry.claimedKeys([write.key])).has(write.key)) continue;
-      await write.discard();
-      this.logger.log(`discarded a write that never finished: ${write.key}`);
-      discarded++;
-    }
-    return discarded;
+    return done;
   }
 }

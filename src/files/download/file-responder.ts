@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
@@ -94,9 +95,12 @@ export class FileResponder {
       }
     }
 
-    // Before a byte is read: a download over its holder's limit is refused here.
-    if (req.method !== 'HEAD') this.slots.begin(holder, holderKey, file.id, req, res);
-    const body = req.method === 'HEAD' ? undefined : await this.files.openBytes(file, range);
+    let body: Readable | undefined;
+    if (req.method !== 'HEAD') {
+      // Before a byte is read: a download over its holder's limit is refused here.
+      this.slots.begin(holder, holderKey, file.id, req, res);
+      body = await this.files.openBytes(file, range);
+    }
 
     // Only here, once no error can answer instead: an error must not be reused for a year.
     res.setHeader('Cache-Control', cacheControl(reusableUntil));

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { loadConfig } from '../../config/app-config.js';
 import { describeFileStoreContract } from './file-store.contract.js';
 import { LocalFileStore } from './local-file-store.js';
+import { fileIdOf } from './storage-key.js';
 
 describeFileStoreContract('LocalFileStore', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'local-file-store-'));
@@ -19,10 +20,7 @@ describeFileStoreContract('LocalFileStore', async () => {
     },
     // What a process that died mid-write leaves: a staged file never moved into place.
     abandonWrite: async (_store, key) => {
-      await writeFile(
-        join(config.storageDir, 'tmp', `${key.split('/')[2]}.part`),
-        randomBytes(1000),
-      );
+      await writeFile(join(config.storageDir, 'tmp', `${fileIdOf(key)}.part`), randomBytes(1000));
     },
   };
 });

@@ -28,7 +28,7 @@ import {
   type WrittenBytes,
 } from './file-store.js';
 import { BufferPool, RecyclingReadStream } from './recycling-read-stream.js';
-import { isStorageKey, storageKeyOf } from './storage-key.js';
+import { fileIdOf, isStorageKey, storageKeyOf } from './storage-key.js';
 
 /** 1 MiB reads: measured with plain Node on loopback, 64 KiB reads send a third as fast. */
 const READ_BUFFER_BYTES = 1024 * 1024;
@@ -97,7 +97,7 @@ export class LocalFileStore extends FileStore {
    */
   async write(key: string, source: Readable): Promise<WrittenBytes> {
     const path = this.pathOf(key);
-    const staged = join(this.staging, `${key.slice(6)}.part`);
+    const staged = join(this.staging, `${fileIdOf(key)}.part`);
     let file: FileHandle;
     try {
       file = await open(staged, 'wx', 0o600);
@@ -113,7 +113,6 @@ export class LocalFileStore extends FileStore {
     try {
       try {
         await pipeline(source, meter, writer);
-        await flusher.idle();
         await file.sync();
       } finally {
         await flusher.idle();

@@ -10,3 +10,8 @@ export function storageKeyOf(id: string): string {
 export function isStorageKey(key: string): boolean {
   return STORAGE_KEY.test(key);
 }
+
+/** The file id `key` was made from (`key` must be a storage key). */
+export function fileIdOf(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1);
+}

@@ -22,10 +22,6 @@ export class PendingUpload {
     private readonly pending: PendingUploads,
   ) {}
 
-  get isDiscarded(): boolean {
-    return this.state === 'discarded';
-  }
-
   /** Streams `source` into the store; once only. */
   write(source: Readable): Promise<WrittenBytes> {
     if (this.writing) throw new Error('an upload is written once');
