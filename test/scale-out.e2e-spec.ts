@@ -1,12 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest, type ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { loadConfig } from '../src/config/app-config.js';
 import { Database } from '../src/database/database.js';
 import { storageKeyOf } from '../src/files/storage/storage-key.js';
-import { multipartBody } from './support/multipart.js';
+import { multipartBody, multipartEnvelope } from './support/multipart.js';
 import { TestBucket, storageEnvOf } from './support/s3.js';
 import { ServerProcess } from './support/server-process.js';
 import { eventually } from './support/storage.js';
@@ -76,6 +77,31 @@ describe.each(DIALECTS.filter((dialect) => dialect === 'postgres'))(
         headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
         body,
       });
+    }
+
+    /**
+     * POST /files announcing `size` bytes and sending `sent` of them, then nothing: an upload in
+     * progress for as long as the test wants. Destroy it to end it.
+     */
+    function stalledUpload(
+      server: ServerProcess,
+      token: string,
+      size: number,
+      sent: number,
+    ): ClientRequest {
+      const { head, contentType } = multipartEnvelope({ filename: 'stalled.bin' });
+      const req = httpRequest(`${server.baseUrl}/files`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': contentType,
+          'content-length': String(head.length + size),
+        },
+      });
+      req.on('error', () => undefined); // it dies with the server, or is destroyed
+      req.write(head);
+      req.write(randomBytes(sent));
+      return req;
     }
 
     /** The registry's rows, read straight from the shared database. */
@@ -204,14 +230,24 @@ describe.each(DIALECTS.filter((dialect) => dialect === 'postgres'))(
         ];
         try {
           await eventually(() => acknowledged.size >= 24, '24 uploads acknowledged');
-          // Killed while several multipart uploads are half-sent (one exists from an upload's
-          // second part to its completion): A cannot abort them.
-          await eventually(
-            async () => (await bucket.multipartUploads()).length >= 3,
-            'three multipart uploads in flight',
-          );
+          // One more upload to A sends 12 MiB of the 32 it announces and then waits: its
+          // multipart upload (made once the store has read past its first 5 MiB part) is
+          // certainly half-sent when A dies, whatever the other clients are doing then.
+          const stalled = stalledUpload(a, token, 32 * 2 ** 20, 12 * 2 ** 20);
+          // Its multipart upload is the one still there a second after it was first listed
+          // (the others' last a fraction of that).
+          const firstListed = new Map<string, number>();
+          await eventually(async () => {
+            for (const { UploadId } of await bucket.multipartUploads()) {
+              const since = firstListed.get(UploadId!);
+              if (since === undefined) firstListed.set(UploadId!, Date.now());
+              else if (Date.now() - since >= 1000) return true;
+            }
+            return false;
+          }, 'a multipart upload still in flight after a second');
           await a.stop('SIGKILL');
           killed = true;
+          stalled.destroy();
           await Promise.all(clients);
           expect((await bucket.multipartUploads()).length).toBeGreaterThan(0);
         } finally {
