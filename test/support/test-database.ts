@@ -23,25 +23,26 @@ export interface TestDatabase {
 }
 
 /**
- * A database of its own for one test app. On PostgreSQL, a fresh schema that the connection's
- * search_path points at, so parallel test files and concurrent CI runs never meet.
+ * A database of its own for one test app, on PostgreSQL a fresh one, so parallel test files and
+ * concurrent CI runs never meet: the migrator reads the catalog of every schema in its database,
+ * and fails when another test drops one under it. The app works in a schema of that database
+ * named by search_path, as deployments that share a database do.
  */
 export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase> {
   if (dialect === 'sqlite') return { url: undefined, env: {}, drop: () => Promise.resolve() };
   const serverUrl = process.env.TEST_DATABASE_URL!;
-  const schema = `test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  await withClient(serverUrl, async (client) => {
-    await client.query(`create schema ${schema}`);
-  });
+  const name = `test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  await withClient(serverUrl, (client) => client.query(`create database ${name}`));
   const url = new URL(serverUrl);
-  url.searchParams.set('options', `-c search_path=${schema}`);
+  url.pathname = `/${name}`;
+  await withClient(url.toString(), (client) => client.query('create schema files'));
+  url.searchParams.set('options', '-c search_path=files');
   return {
     url: url.toString(),
     env: { DATABASE_URL: url.toString(), JWT_SECRET: SHARED_JWT_SECRET },
+    // force: instances a test killed may have left connections behind
     drop: () =>
-      withClient(serverUrl, async (client) => {
-        await client.query(`drop schema ${schema} cascade`);
-      }),
+      withClient(serverUrl, (client) => client.query(`drop database ${name} with (force)`)),
   };
 }
 
