@@ -8,21 +8,6 @@ const OLD = 'the-old-jwt-secret-the-old-jwt-secret-0001';
 const NEW = 'the-new-jwt-secret-the-new-jwt-secret-0002';
 
 /**
- * Another instance over `first`'s storage folder and database, with `env` for its secrets: the
- * same deployment restarted with other settings. It must be closed before `first`.
- */
-function startBeside(first: TestApp, env: Record<string, string>): Promise<TestApp> {
-  const database = first.config.database;
-  return TestApp.start(database.dialect, {
-    STORAGE_DIR: first.config.storageDir,
-    DATABASE_URL: database.dialect === 'postgres' ? database.url : `sqlite:${database.file}`,
-    JWT_SECRET: first.config.jwt.secret,
-    ...(first.config.storage.driver === 's3' && { S3_PREFIX: first.config.storage.prefix }),
-    ...env,
-  });
-}
-
-/**
  * A secret rotated as the README says: instances restarted with the new secret and the old one
  * as previous, then, once the old tokens and links have expired, with the old one dropped. Each
  * stage is an instance of its own over the same storage folder and database.
@@ -31,7 +16,7 @@ describe.each(DIALECTS)('rotating JWT_SECRET (%s)', (dialect) => {
   let before: TestApp;
   const stages: TestApp[] = [];
   async function stage(env: Record<string, string>): Promise<TestApp> {
-    const app = await startBeside(before, env);
+    const app = await TestApp.startBeside(before, env);
     stages.push(app);
     return app;
   }
@@ -101,7 +86,7 @@ describe('rotating LINK_SECRET, and leaving the generated JWT secret', () => {
   let before: TestApp;
   const stages: TestApp[] = [];
   async function stage(env: Record<string, string>): Promise<TestApp> {
-    const app = await startBeside(before, env);
+    const app = await TestApp.startBeside(before, env);
     stages.push(app);
     return app;
   }

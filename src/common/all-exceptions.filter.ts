@@ -80,6 +80,9 @@ const STATUS_OF: Record<DomainErrorKind, HttpStatus> = {
   'not-found': HttpStatus.NOT_FOUND,
   expired: HttpStatus.GONE,
   conflict: HttpStatus.CONFLICT,
+  locked: HttpStatus.LOCKED,
+  // tus 1.0's own status for it (the checksum extension).
+  'checksum-mismatch': 460 as HttpStatus,
   'too-large': HttpStatus.PAYLOAD_TOO_LARGE,
   'unsupported-type': HttpStatus.UNSUPPORTED_MEDIA_TYPE,
   unprocessable: HttpStatus.UNPROCESSABLE_ENTITY,

@@ -13,6 +13,8 @@ export type DomainErrorKind =
   | 'not-found'
   | 'expired'
   | 'conflict'
+  | 'locked'
+  | 'checksum-mismatch'
   | 'too-large'
   | 'unsupported-type'
   | 'unprocessable'
@@ -48,6 +50,16 @@ export class ExpiredError extends DomainError {
 /** The change contradicts the current state: a name taken, the last admin. */
 export class ConflictError extends DomainError {
   readonly kind = 'conflict';
+}
+
+/** Someone else is working on it right now (another append to the same upload): try again. */
+export class LockedError extends DomainError {
+  readonly kind = 'locked';
+}
+
+/** The bytes sent are not those whose checksum came with them: nothing of them was kept. */
+export class ChecksumMismatchError extends DomainError {
+  readonly kind = 'checksum-mismatch';
 }
 
 /** Larger than a configured limit. */

@@ -44,6 +44,8 @@ export class AppConfig {
     readonly maxBytes: number;
     /** An upload whose client sends nothing for this long is answered 408 and removed. */
     readonly idleTimeoutSeconds: number;
+    /** A resumable upload that makes no progress for this long expires. */
+    readonly expiryMs: number;
   };
   readonly images!: {
     readonly maxBytes: number;
@@ -224,6 +226,7 @@ export function loadConfig(
     uploads: {
       maxBytes: vars.MAX_UPLOAD_BYTES,
       idleTimeoutSeconds: vars.UPLOAD_IDLE_TIMEOUT_SECONDS,
+      expiryMs: vars.UPLOAD_EXPIRY_HOURS * 3_600_000,
     },
     images: {
       maxBytes: vars.MAX_IMAGE_BYTES,

@@ -227,6 +227,12 @@ export class EnvironmentVariables {
   @Min(1, { message: 'must be a whole number of seconds, at least 1' })
   UPLOAD_IDLE_TIMEOUT_SECONDS = 60;
 
+  /** A resumable (tus) upload that makes no progress for this long expires, and its bytes go. */
+  @Integer()
+  @IsInt({ message: 'must be a whole number of hours, at least 1' })
+  @Min(1, { message: 'must be a whole number of hours, at least 1' })
+  UPLOAD_EXPIRY_HOURS = 24;
+
   @Integer()
   @IsInt({ message: 'must be a whole number of seconds, at least 1' })
   @Min(1, { message: 'must be a whole number of seconds, at least 1' })

@@ -72,6 +72,25 @@ interface LoginAttemptsTable {
   expiresAt: number;
 }
 
+/** A tus upload on its way (see migration 0007). */
+export interface ResumableUploadsTable {
+  id: string;
+  ownerId: string;
+  storageKey: string;
+  length: number;
+  offset: number;
+  filename: string | null;
+  filetype: string | null;
+  storeState: string;
+  hashState: Buffer;
+  head: Buffer;
+  createdAt: number;
+  expiresAt: number;
+  completedAt: number | null;
+  lockedBy: string | null;
+  lockedUntil: number | null;
+}
+
 export interface Tables {
   users: UsersTable;
   files: FilesTable;
@@ -79,4 +98,5 @@ export interface Tables {
   pendingUploads: PendingUploadsTable;
   leases: LeasesTable;
   loginAttempts: LoginAttemptsTable;
+  resumableUploads: ResumableUploadsTable;
 }

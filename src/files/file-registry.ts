@@ -11,6 +11,9 @@ import type { Caller } from '../common/caller.js';
 /** An upload's pending mark was swept before it could be registered. */
 export class PendingMarkLostError extends Error {}
 
+/** A resumable upload's lock passed to someone else (or the upload went) before its commit. */
+export class UploadLockLostError extends Error {}
+
 /** A position in the newest-first listing: the last file of the previous page. */
 export interface ListPosition {
   createdAt: number;
@@ -54,6 +57,27 @@ export class FileRegistry {
       // A sweeper took the mark for abandoned (it went unrenewed for the whole grace period):
       // the bytes are gone or going, and must not be registered.
       if (Number(unmarked.numDeletedRows) === 0) throw new PendingMarkLostError(file.storageKey);
+      await trx
+        .insertInto('files')
+        .values({ ...file, createdAt: file.createdAt.getTime() })
+        .execute();
+    });
+  }
+
+  /**
+   * Registers `file`, the bytes of the resumable upload of the same id, which `holder` has locked:
+   * the row goes in and the upload is marked completed in one transaction.
+   */
+  async insertFromResumable(file: StoredFile, holder: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const completed = await trx
+        .updateTable('resumableUploads')
+        .set({ completedAt: file.createdAt.getTime() })
+        .where('id', '=', file.id)
+        .where('lockedBy', '=', holder)
+        .where('completedAt', 'is', null)
+        .executeTakeFirst();
+      if (Number(completed.numUpdatedRows) === 0) throw new UploadLockLostError(file.id);
       await trx
         .insertInto('files')
         .values({ ...file, createdAt: file.createdAt.getTime() })
@@ -118,8 +142,9 @@ export class FileRegistry {
   }
 
   /**
-   * Which of `keys` an entry names or a pending mark holds. One statement, so one snapshot: a
-   * commit moving a key from marked to registered meanwhile cannot make it look like neither.
+   * Which of `keys` an entry names, a pending mark holds or a resumable upload writes. One
+   * statement, so one snapshot: a commit moving a key from marked to registered meanwhile cannot
+   * make it look like neither.
    */
   async claimedKeys(keys: string[]): Promise<Set<string>> {
     if (keys.length === 0) return new Set();
@@ -129,6 +154,9 @@ export class FileRegistry {
       .where('storageKey', 'in', keys)
       .union(
         this.db.selectFrom('pendingUploads').select('storageKey').where('storageKey', 'in', keys),
+      )
+      .union(
+        this.db.selectFrom('resumableUploads').select('storageKey').where('storageKey', 'in', keys),
       )
       .execute();
     return new Set(rows.map((row) => row.storageKey));

@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Module, RequestMethod, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import type { MulterModuleOptions } from '@nestjs/platform-express';
 // What `FileInterceptor` injects; provided here rather than through MulterModule, whose options
 // could not depend on FilesService, a provider of this very module.
@@ -12,17 +12,24 @@ import { FilesService } from './files.service.js';
 import { SignedLinks } from './links/signed-links.js';
 import { FileStore } from './storage/file-store.js';
 import { createFileStore } from './storage/create-file-store.js';
+import { ResumableUploadRepository } from './resumable/resumable-upload-repository.js';
+import { ResumableUploads } from './resumable/resumable-uploads.service.js';
+import { TusController } from './resumable/tus.controller.js';
+import { tusProtocol } from './resumable/tus-protocol.middleware.js';
 import { PendingUploads } from './upload/pending-uploads.js';
 import { UploadStorageEngine } from './upload/upload-storage-engine.js';
 
 @Module({
-  controllers: [FilesController, DownloadsController],
+  // TusController first: its `files/uploads` must not be taken for a file id.
+  controllers: [TusController, FilesController, DownloadsController],
   providers: [
     FilesService,
     FileRegistry,
     FileResponder,
     SignedLinks,
     PendingUploads,
+    ResumableUploads,
+    ResumableUploadRepository,
     { provide: FileStore, inject: [AppConfig], useFactory: createFileStore },
     {
       provide: MULTER_MODULE_OPTIONS,
@@ -42,6 +49,12 @@ import { UploadStorageEngine } from './upload/upload-storage-engine.js';
       }),
     },
   ],
-  exports: [FilesService, FileRegistry, FileStore, PendingUploads],
+  exports: [FilesService, FileRegistry, FileStore, PendingUploads, ResumableUploads],
 })
-export class FilesModule {}
+export class FilesModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer
+      .apply(tusProtocol)
+      .forRoutes({ path: 'files/uploads{/*splat}', method: RequestMethod.ALL });
+  }
+}

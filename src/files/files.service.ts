@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import {
+  ConflictError,
   InvalidInputError,
   NotFoundError,
   StorageUnavailableError,
@@ -9,7 +10,12 @@ import {
 } from '../common/domain-errors.js';
 import { isForeignKeyViolation } from '../database/database-errors.js';
 import type { Tables } from '../database/tables.js';
-import { FileRegistry, PendingMarkLostError, type ListPosition } from './file-registry.js';
+import {
+  FileRegistry,
+  PendingMarkLostError,
+  UploadLockLostError,
+  type ListPosition,
+} from './file-registry.js';
 import {
   FileStore,
   StoredBytesMissingError,
@@ -83,16 +89,7 @@ export class FilesService {
     const { upload } = written;
     upload.beginCommit();
     try {
-      const file: StoredFile = {
-        id: upload.id,
-        ownerId: owner.id,
-        filename: sanitizeFilename(client.filename),
-        contentType: await decideContentType(written.head, client.declaredType),
-        size: written.size,
-        sha256: written.sha256,
-        storageKey: upload.storageKey,
-        createdAt: new Date(),
-      };
+      const file = await describeFile(upload, owner.id, written, client);
       await this.registry.insertFromPending(file);
       upload.committed();
       return file;
@@ -102,6 +99,30 @@ export class FilesService {
       if (error instanceof PendingMarkLostError) {
         this.logger.error(`upload ${upload.id} was swept as abandoned before its commit`);
         throw new StorageUnavailableError('the upload could not be committed: send it again');
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Makes the finished resumable upload `upload`, which `holder` has locked, a stored file of its
+   * owner: the same checks and row as `commit`, and the upload is marked completed.
+   * @throws ConflictError when the lock passed to someone else meanwhile
+   */
+  async commitResumable(
+    upload: { id: string; storageKey: string; ownerId: string },
+    written: WrittenBytes,
+    client: ClientFileInfo,
+    holder: string,
+  ): Promise<StoredFile> {
+    const file = await describeFile(upload, upload.ownerId, written, client);
+    try {
+      await this.registry.insertFromResumable(file, holder);
+      return file;
+    } catch (error) {
+      if (isForeignKeyViolation(error)) throw new UnauthenticatedError('the user no longer exists');
+      if (error instanceof UploadLockLostError) {
+        throw new ConflictError('another request took the upload over: ask for its offset again');
       }
       throw error;
     }
@@ -203,6 +224,25 @@ export class FilesService {
       });
     }
   }
+}
+
+/** The registry row of bytes stored under `upload.storageKey`: type from the bytes, safe name. */
+async function describeFile(
+  upload: { id: string; storageKey: string },
+  ownerId: string,
+  written: WrittenBytes,
+  client: ClientFileInfo,
+): Promise<StoredFile> {
+  return {
+    id: upload.id,
+    ownerId,
+    filename: sanitizeFilename(client.filename),
+    contentType: await decideContentType(written.head, client.declaredType),
+    size: written.size,
+    sha256: written.sha256,
+    storageKey: upload.storageKey,
+    createdAt: new Date(),
+  };
 }
 
 /** An upload whose bytes are in the store, with what was learnt of them on the way. */

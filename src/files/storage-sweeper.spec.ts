@@ -13,6 +13,9 @@ import {
   type TestDatabase,
 } from '../../test/support/test-database.js';
 import { FileRegistry, PendingMarkLostError } from './file-registry.js';
+import { FilesService } from './files.service.js';
+import { ResumableUploadRepository } from './resumable/resumable-upload-repository.js';
+import { ResumableUploads } from './resumable/resumable-uploads.service.js';
 import { StorageSweeper } from './storage-sweeper.js';
 import { LocalFileStore } from './storage/local-file-store.js';
 import { fileIdOf, storageKeyOf } from './storage/storage-key.js';
@@ -33,7 +36,19 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
   let ownerId: string;
 
   const sweeperOn = (database: Database) =>
-    new StorageSweeper(config, store, registry, pending, new Leases(database));
+    new StorageSweeper(
+      config,
+      store,
+      registry,
+      pending,
+      new ResumableUploads(
+        config,
+        new ResumableUploadRepository(database),
+        store,
+        new FilesService(registry, store, pending),
+      ),
+      new Leases(database),
+    );
 
   beforeEach(async () => {
     storageDir = await mkdtemp(join(tmpdir(), 'sweeper-spec-'));

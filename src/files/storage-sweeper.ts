@@ -3,6 +3,7 @@ import { AppConfig } from '../config/app-config.js';
 import { Leases } from '../database/leases.js';
 import { FileRegistry } from './file-registry.js';
 import { FileStore, type IncompleteWrite, type StoredObject } from './storage/file-store.js';
+import { ResumableUploads } from './resumable/resumable-uploads.service.js';
 import { PendingUploads } from './upload/pending-uploads.js';
 
 export interface SweepResult {
@@ -10,6 +11,8 @@ export interface SweepResult {
   swept: boolean;
   /** Uploads whose process died mid-way: their marks and bytes. */
   abandonedUploads: number;
+  /** Resumable uploads past their expiry: unfinished ones with their bytes. */
+  expiredUploads: number;
   /** Stored bytes that no registry entry names and no upload is writing. */
   orphanedFiles: number;
   /** Writes a crash cut short: staged local files, incomplete S3 multipart uploads. */
@@ -23,6 +26,14 @@ const BATCH = 500;
 const LEASE_MS = 60_000;
 
 const LEASE = 'storage-sweeper';
+
+const NOTHING_SWEPT: SweepResult = {
+  swept: false,
+  abandonedUploads: 0,
+  expiredUploads: 0,
+  orphanedFiles: 0,
+  incompleteWrites: 0,
+};
 
 /**
  * Removes what a crash (or a failed cleanup) left behind, at start-up and then every
@@ -43,6 +54,7 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly store: FileStore,
     private readonly registry: FileRegistry,
     private readonly pendingUploads: PendingUploads,
+    private readonly resumableUploads: ResumableUploads,
     private readonly leases: Leases,
   ) {}
 
@@ -63,7 +75,7 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
     this.running ??= this.sweepUnderLease()
       .catch((error: unknown) => {
         this.logger.error(`sweep failed: ${String(error)}`);
-        return { swept: false, abandonedUploads: 0, orphanedFiles: 0, incompleteWrites: 0 };
+        return NOTHING_SWEPT;
       })
       .finally(() => (this.running = undefined));
     return this.running;
@@ -71,7 +83,7 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async sweepUnderLease(): Promise<SweepResult> {
     if (!(await this.leases.acquire(LEASE, LEASE_MS))) {
-      return { swept: false, abandonedUploads: 0, orphanedFiles: 0, incompleteWrites: 0 };
+      return NOTHING_SWEPT;
     }
     // A long pass keeps the lease; the timer's renewals stop with the pass.
     const renewal = setInterval(() => void this.leases.acquire(LEASE, LEASE_MS), LEASE_MS / 3);
@@ -80,6 +92,8 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
       return {
         swept: true,
         abandonedUploads: await this.sweepAbandonedUploads(cutoff),
+        // Before the orphans: the bytes of an expired upload go with it, not a pass later.
+        expiredUploads: await this.resumableUploads.sweepExpired(),
         orphanedFiles: await this.sweepOrphans(cutoff),
         incompleteWrites: await this.sweepIncompleteWrites(cutoff),
       };

@@ -37,6 +37,10 @@ export interface TestUser {
 export class TestApp {
   private userCount = 0;
 
+  private stopped = false;
+  /** False for an app started beside another, whose storage it uses. */
+  private ownsStorage = true;
+
   private constructor(
     readonly app: NestExpressApplication,
     readonly config: AppConfig,
@@ -75,6 +79,24 @@ export class TestApp {
       await rm(storageDir, { recursive: true, force: true });
       throw error;
     }
+  }
+
+  /**
+   * Another instance over `first`'s storage folder and database (and bucket prefix), with `env`
+   * on top: the same deployment restarted, or a second instance beside it. Closing it leaves
+   * the storage and database, which are `first`'s.
+   */
+  static async startBeside(first: TestApp, env: Record<string, string> = {}): Promise<TestApp> {
+    const database = first.config.database;
+    const beside = await TestApp.start(database.dialect, {
+      STORAGE_DIR: first.config.storageDir,
+      DATABASE_URL: database.dialect === 'postgres' ? database.url : `sqlite:${database.file}`,
+      JWT_SECRET: first.config.jwt.secret,
+      ...(first.config.storage.driver === 's3' && { S3_PREFIX: first.config.storage.prefix }),
+      ...env,
+    });
+    beside.ownsStorage = false;
+    return beside;
   }
 
   /** A supertest client for this app's port. */
@@ -147,10 +169,18 @@ export class TestApp {
       .send(body);
   }
 
-  async close(): Promise<void> {
+  /** Stops the server (a graceful stop), keeping its storage and database for an app beside it. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     await this.app.close();
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    await this.database.drop(); // its own, even beside another: unused then
+    if (!this.ownsStorage) return;
     await this.bucket?.cleanup();
-    await this.database.drop();
     await rm(this.config.storageDir, { recursive: true, force: true });
   }
 }

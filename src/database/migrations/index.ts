@@ -5,6 +5,7 @@ import * as apiKeys from './0003-api-keys.js';
 import * as externalIdentities from './0004-external-identities.js';
 import * as pendingUploads from './0005-pending-uploads.js';
 import * as loginAttempts from './0006-login-attempts.js';
+import * as resumableUploads from './0007-resumable-uploads.js';
 
 /** Every migration, in order. Imported statically, so the built server needs no file scanning. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004-external-identities': externalIdentities,
   '0005-pending-uploads': pendingUploads,
   '0006-login-attempts': loginAttempts,
+  '0007-resumable-uploads': resumableUploads,
 };

@@ -39,6 +39,26 @@ export interface PresignOptions {
   contentDisposition: string;
 }
 
+/**
+ * Where a resumable write of a key stands: `offset` bytes are durable, and `state` is the store's
+ * own record of them (opaque to everyone else), saved by the caller between appends and handed
+ * back with the next one.
+ */
+export interface ResumableWrite {
+  offset: number;
+  state: string;
+}
+
+/** What an append left: the write's new standing, and what to tidy once that is saved. */
+export interface AppendedBytes {
+  write: ResumableWrite;
+  /**
+   * Removes what only the write's previous standing needed (S3: its tail object). Call it once
+   * the new standing is saved; until then, the previous one must still be good to go on from.
+   */
+  release(): Promise<void>;
+}
+
 /** The bytes a key names are not in the store. */
 export class StoredBytesMissingError extends Error {}
 
@@ -53,6 +73,32 @@ export abstract class FileStore {
    * `key` is left and the source is destroyed.
    */
   abstract write(key: string, source: Readable): Promise<WrittenBytes>;
+
+  /**
+   * Begins a write of `length` bytes to `key` that goes on over many appends, each from where the
+   * saved standing says (a tus upload). Nothing is under `key` until `completeResumable`.
+   */
+  abstract startResumable(key: string, length: number): Promise<ResumableWrite>;
+
+  /**
+   * Appends the bytes of `source` at `write.offset`. `accepted` sees each chunk once the store
+   * has taken it, in order: when the append resolves, all those chunks are durable and nothing
+   * else is, even when `source` ended early. `source` must not throw (a request cut short simply
+   * ends); a rejection is the store's failure, and then `write` is still the standing to go on
+   * from.
+   */
+  abstract appendResumable(
+    key: string,
+    write: ResumableWrite,
+    source: AsyncIterable<Buffer>,
+    accepted: (chunk: Buffer) => void,
+  ): Promise<AppendedBytes>;
+
+  /** Makes the write's bytes (all `length` of them) the bytes of `key`; again once done, nothing. */
+  abstract completeResumable(key: string, write: ResumableWrite): Promise<void>;
+
+  /** Drops an unfinished resumable write, whatever it holds. */
+  abstract abortResumable(key: string, write: ResumableWrite): Promise<void>;
 
   /**
    * The bytes `range` of `key` (all of them without one), as a stream; destroying it frees what

@@ -23,7 +23,9 @@ import {
   FileStore,
   StoredBytesMissingError,
   type ByteRange,
+  type AppendedBytes,
   type IncompleteWrite,
+  type ResumableWrite,
   type StoredObject,
   type WrittenBytes,
 } from './file-store.js';
@@ -50,11 +52,15 @@ const FOLDER_MODE = 0o700;
 /** A staged write of key `ab/cd/<uuid>` is `<uuid>.part` in the staging folder. */
 const STAGED_NAME = /^([0-9a-f-]{36})\.part$/;
 
+/** A resumable write of key `ab/cd/<uuid>` is `<uuid>` in the resumable folder. */
+const RESUMABLE_NAME = /^[0-9a-f-]{36}$/;
+
 /**
  * Stored bytes on local disk, under STORAGE_DIR/files/<key>. Keys are made by the service
  * (`storageKeyOf`), never by a client, and are checked before any path is made of them. A write
  * is staged in STORAGE_DIR/tmp, fsynced, and renamed into place: a crash leaves either the whole
- * file or a staged one, which the sweeper discards (`incompleteWrites`).
+ * file or a staged one, which the sweeper discards (`incompleteWrites`). A resumable write grows
+ * in STORAGE_DIR/resumable, fsynced at the end of every append, until it is renamed into place.
  *
  * Small files (SMALL_FILE_MAX_BYTES at most) are kept in memory once read, SMALL_FILE_CACHE_BYTES
  * in all, the least recently read going first, as nginx's open_file_cache keeps descriptors: a
@@ -67,6 +73,7 @@ export class LocalFileStore extends FileStore {
   private readonly logger = new Logger(LocalFileStore.name);
   private readonly root: string;
   private readonly staging: string;
+  private readonly resumable: string;
   /** Idle buffers kept for the next downloads: 32 MiB at most. */
   private readonly pool = new BufferPool(READ_BUFFER_BYTES, 32);
   private readonly smallFiles: LRUCache<string, Buffer> | undefined;
@@ -76,8 +83,10 @@ export class LocalFileStore extends FileStore {
     super();
     this.root = join(config.storageDir, 'files');
     this.staging = join(config.storageDir, 'tmp');
-    mkdirSync(this.root, { recursive: true, mode: FOLDER_MODE });
-    mkdirSync(this.staging, { recursive: true, mode: FOLDER_MODE });
+    this.resumable = join(config.storageDir, 'resumable');
+    for (const folder of [this.root, this.staging, this.resumable]) {
+      mkdirSync(folder, { recursive: true, mode: FOLDER_MODE });
+    }
     const { smallFileBytes, smallFileMaxBytes } = config.caches;
     this.smallFileMaxBytes = Math.min(smallFileMaxBytes, smallFileBytes);
     this.smallFiles =
@@ -127,6 +136,79 @@ export class LocalFileStore extends FileStore {
       throw error;
     }
     return meter.result();
+  }
+
+  async startResumable(key: string): Promise<ResumableWrite> {
+    const file = await open(this.resumablePathOf(key), 'wx', 0o600);
+    await file.close();
+    await syncPath(this.resumable);
+    return { offset: 0, state: '' };
+  }
+
+  /** Written in batches of up to 1 MiB, fsynced at the end. */
+  async appendResumable(
+    key: string,
+    write: ResumableWrite,
+    source: AsyncIterable<Buffer>,
+    accepted: (chunk: Buffer) => void,
+  ): Promise<AppendedBytes> {
+    const file = await open(this.resumablePathOf(key), 'r+');
+    let offset = write.offset;
+    try {
+      // Bytes past the saved offset are an earlier append's whose standing was never saved.
+      await file.truncate(offset);
+      const flusher = new BackgroundFlusher(file);
+      let batch: Buffer[] = [];
+      let batchBytes = 0;
+      const writeBatch = async () => {
+        const bytes = batch.length === 1 ? batch[0] : Buffer.concat(batch, batchBytes);
+        for (let done = 0; done < bytes.length;) {
+          const { bytesWritten } = await file.write(
+            bytes,
+            done,
+            bytes.length - done,
+            offset + done,
+          );
+          done += bytesWritten;
+        }
+        offset += bytes.length;
+        flusher.written(bytes.length);
+        for (const chunk of batch) accepted(chunk);
+        batch = [];
+        batchBytes = 0;
+      };
+      try {
+        for await (const chunk of source) {
+          batch.push(chunk);
+          batchBytes += chunk.length;
+          if (batchBytes >= WRITE_BUFFER_BYTES) await writeBatch();
+        }
+        if (batchBytes > 0) await writeBatch();
+      } finally {
+        await flusher.idle();
+      }
+      await file.datasync();
+    } finally {
+      await file.close();
+    }
+    return { write: { offset, state: '' }, release: () => Promise.resolve() };
+  }
+
+  async completeResumable(key: string): Promise<void> {
+    const path = this.pathOf(key);
+    await mkdir(dirname(path), { recursive: true, mode: FOLDER_MODE });
+    try {
+      await rename(this.resumablePathOf(key), path);
+    } catch (error) {
+      // Completed before (the registry row failed after): the bytes are in place already.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && (await this.stat(key))) return;
+      throw error;
+    }
+    await syncPath(dirname(path));
+  }
+
+  async abortResumable(key: string): Promise<void> {
+    await rm(this.resumablePathOf(key), { force: true });
   }
 
   async read(key: string, range?: ByteRange): Promise<Readable> {
@@ -225,8 +307,20 @@ export class LocalFileStore extends FileStore {
   /**
    * Staged files: writes in progress in this process, and those a crash cut short. Anything else
    * in the staging folder (a temp file of an older version) is listed too, under its own name.
+   * Then the resumable writes, each under the key it is for.
    */
   async *incompleteWrites(): AsyncIterable<IncompleteWrite> {
+    for await (const entry of await opendir(this.resumable)) {
+      if (!entry.isFile() || !RESUMABLE_NAME.test(entry.name)) continue;
+      const path = join(this.resumable, entry.name);
+      const found = await stat(path).catch(() => undefined);
+      if (!found) continue;
+      yield {
+        key: storageKeyOf(entry.name),
+        startedAt: found.mtime,
+        discard: () => rm(path, { force: true }),
+      };
+    }
     for await (const entry of await opendir(this.staging)) {
       if (!entry.isFile()) continue;
       const path = join(this.staging, entry.name);
@@ -253,6 +347,11 @@ export class LocalFileStore extends FileStore {
   private pathOf(key: string): string {
     if (!isStorageKey(key)) throw new Error(`not a storage key: ${key}`);
     return join(this.root, key);
+  }
+
+  private resumablePathOf(key: string): string {
+    if (!isStorageKey(key)) throw new Error(`not a storage key: ${key}`);
+    return join(this.resumable, fileIdOf(key));
   }
 }
 

@@ -1,17 +1,22 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
   S3ServiceException,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -21,13 +26,34 @@ import { ByteMeter } from './byte-meter.js';
 import {
   FileStore,
   StoredBytesMissingError,
+  type AppendedBytes,
   type ByteRange,
   type IncompleteWrite,
   type PresignOptions,
+  type ResumableWrite,
   type StoredObject,
   type WrittenBytes,
 } from './file-store.js';
-import { isStorageKey } from './storage-key.js';
+import { fileIdOf, isStorageKey, storageKeyOf } from './storage-key.js';
+
+/** S3 takes 10,000 parts in a multipart upload at most. */
+const MAX_PARTS = 10_000;
+
+/** What a resumable write is, to S3 (its `state`). */
+interface S3ResumableState {
+  length: number;
+  uploadId: string;
+  /** Every part but the last has this size, S3's minimum (5 MiB) or more. */
+  partSize: number;
+  /** ETags of the parts uploaded, part 1 first. */
+  etags: string[];
+  /** Bytes past the last whole part, too few for a part of their own: an object of their own. */
+  tail?: { start: number; end: number };
+}
+
+/** Where the tail objects of resumable writes are, under the prefix: not storage keys. */
+const TAILS = 'resumable/';
+const TAIL_KEY = /^resumable\/([0-9a-f-]{36})\/\d+-\d+$/;
 
 export interface S3FileStoreOptions {
   /** Keys asked for per listing request; S3 answers 1000 at most. */
@@ -130,6 +156,118 @@ export class S3FileStore extends FileStore implements OnModuleDestroy {
     return meter.result();
   }
 
+  /**
+   * A multipart upload, with parts of S3_PART_SIZE_MB or more (enough for the whole length in
+   * S3's 10,000 parts). An append that ends between part boundaries keeps the bytes past the last
+   * whole part as a tail object, which the next append sends first.
+   */
+  async startResumable(key: string, length: number): Promise<ResumableWrite> {
+    const mib = 1024 * 1024;
+    const partSize = Math.max(this.partSize, Math.ceil(length / MAX_PARTS / mib) * mib);
+    const { UploadId } = await this.client.send(
+      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
+    );
+    const state: S3ResumableState = { length, uploadId: UploadId!, partSize, etags: [] };
+    return { offset: 0, state: JSON.stringify(state) };
+  }
+
+  /** Holds a part's bytes (S3_PART_SIZE_MB) at most, plus a chunk, whatever the append's size. */
+  async appendResumable(
+    key: string,
+    write: ResumableWrite,
+    source: AsyncIterable<Buffer>,
+    accepted: (chunk: Buffer) => void,
+  ): Promise<AppendedBytes> {
+    const before = JSON.parse(write.state) as S3ResumableState;
+    const state: S3ResumableState = { ...before, etags: [...before.etags], tail: undefined };
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    if (before.tail) {
+      const { Body } = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.tailKey(key, before.tail) }),
+      );
+      const tail = await buffer(Body as Readable);
+      pending.push(tail);
+      pendingBytes = tail.length;
+    }
+    const sendPart = async (bytes: number) => {
+      const all = Buffer.concat(pending, pendingBytes);
+      const { ETag } = await this.client.send(
+        new UploadPartCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(key),
+          UploadId: state.uploadId,
+          PartNumber: state.etags.length + 1,
+          Body: all.subarray(0, bytes),
+        }),
+      );
+      state.etags.push(ETag!);
+      pending = bytes < all.length ? [all.subarray(bytes)] : [];
+      pendingBytes = all.length - bytes;
+    };
+    let offset = write.offset;
+    for await (const chunk of source) {
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      offset += chunk.length;
+      accepted(chunk);
+      if (pendingBytes >= state.partSize) await sendPart(state.partSize);
+    }
+    if (offset === state.length && pendingBytes > 0) {
+      await sendPart(pendingBytes); // the last part, which may be smaller
+    } else if (pendingBytes > 0) {
+      state.tail = { start: offset - pendingBytes, end: offset };
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.tailKey(key, state.tail),
+          Body: Buffer.concat(pending, pendingBytes),
+        }),
+      );
+    }
+    const released = before.tail;
+    return {
+      write: { offset, state: JSON.stringify(state) },
+      release: async () => {
+        if (released && released.end !== state.tail?.end) await this.removeTail(key, released);
+      },
+    };
+  }
+
+  async completeResumable(key: string, write: ResumableWrite): Promise<void> {
+    const state = JSON.parse(write.state) as S3ResumableState;
+    if (state.etags.length === 0) {
+      // An empty file: a multipart upload needs a part, so a plain one.
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: '' }),
+      );
+      await this.abortUpload(key, state.uploadId);
+      return;
+    }
+    try {
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(key),
+          UploadId: state.uploadId,
+          MultipartUpload: {
+            Parts: state.etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })),
+          },
+        }),
+      );
+    } catch (error) {
+      // Completed before (the registry row failed after): the object is in place already.
+      if (isS3Error(error, 'NoSuchUpload') && (await this.stat(key))?.size === state.length) return;
+      throw error;
+    }
+  }
+
+  async abortResumable(key: string, write: ResumableWrite): Promise<void> {
+    const state = JSON.parse(write.state) as S3ResumableState;
+    await this.abortUpload(key, state.uploadId);
+    if (state.tail) await this.removeTail(key, state.tail);
+  }
+
   async read(key: string, range?: ByteRange): Promise<Readable> {
     if (range && range.end < range.start) {
       // No byte to fetch (an empty file): "bytes=0--1" is no range, and S3 would answer 416.
@@ -196,6 +334,7 @@ export class S3FileStore extends FileStore implements OnModuleDestroy {
         );
         for (const object of page.Contents ?? []) {
           const key = object.Key!.slice(this.prefix.length);
+          if (key.startsWith(TAILS)) continue; // resumable writes' tails: incompleteWrites()
           if (!isStorageKey(key)) {
             if (strayCount++ < 5) strays.push(key);
             continue;
@@ -214,8 +353,40 @@ export class S3FileStore extends FileStore implements OnModuleDestroy {
     }
   }
 
-  /** Multipart uploads under the prefix that were neither completed nor aborted. */
+  /**
+   * Multipart uploads under the prefix that were neither completed nor aborted, then the tail
+   * objects of resumable writes, each under the key of its write.
+   */
   async *incompleteWrites(): AsyncIterable<IncompleteWrite> {
+    yield* this.multipartUploads();
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: this.prefix + TAILS,
+          MaxKeys: this.pageSize,
+          ContinuationToken: token,
+        }),
+      );
+      for (const object of page.Contents ?? []) {
+        const id = TAIL_KEY.exec(object.Key!.slice(this.prefix.length))?.[1];
+        if (id === undefined) continue;
+        yield {
+          key: storageKeyOf(id),
+          startedAt: object.LastModified ?? new Date(0),
+          discard: async () => {
+            await this.client.send(
+              new DeleteObjectCommand({ Bucket: this.bucket, Key: object.Key }),
+            );
+          },
+        };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  private async *multipartUploads(): AsyncIterable<IncompleteWrite> {
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     do {
@@ -281,6 +452,16 @@ export class S3FileStore extends FileStore implements OnModuleDestroy {
 
   private objectKey(key: string): string {
     return this.prefix + key;
+  }
+
+  private tailKey(key: string, tail: { start: number; end: number }): string {
+    return `${this.prefix}${TAILS}${fileIdOf(key)}/${tail.start}-${tail.end}`;
+  }
+
+  private async removeTail(key: string, tail: { start: number; end: number }): Promise<void> {
+    await this.client.send(
+      new DeleteObjectCommand({ Bucket: this.bucket, Key: this.tailKey(key, tail) }),
+    );
   }
 }
 

@@ -33,6 +33,19 @@ class MemoryStore extends FileStore {
   check(): Promise<void> {
     return Promise.resolve();
   }
+  // Not what an upload of one request uses.
+  startResumable(): never {
+    throw new Error('not used here');
+  }
+  appendResumable(): never {
+    throw new Error('not used here');
+  }
+  completeResumable(): never {
+    throw new Error('not used here');
+  }
+  abortResumable(): never {
+    throw new Error('not used here');
+  }
 }
 
 /** The marks, as a set. */

@@ -1,0 +1,145 @@
+import { Injectable } from '@nestjs/common';
+import type { Selectable } from 'kysely';
+import { Database } from '../../database/database.js';
+import type { ResumableUploadsTable } from '../../database/tables.js';
+
+/** A tus upload as the shared database keeps it, between its requests. */
+export interface ResumableUpload {
+  id: string;
+  ownerId: string;
+  storageKey: string;
+  length: number;
+  /** Bytes durable so far. */
+  offset: number;
+  filename: string | undefined;
+  filetype: string | undefined;
+  /** The store's record of the write (`ResumableWrite.state`). */
+  storeState: string;
+  /** The SHA-256 of the first `offset` bytes, as a saved hash state. */
+  hashState: Buffer;
+  /** The first bytes (up to HEAD_BYTES). */
+  head: Buffer;
+  createdAt: Date;
+  expiresAt: Date;
+  /** When its registry row went in; the file's id is the upload's. */
+  completedAt: Date | undefined;
+}
+
+/** What an append changes. */
+export interface UploadProgress {
+  offset: number;
+  storeState: string;
+  hashState: Buffer;
+  head: Buffer;
+  expiresAt: Date;
+}
+
+/**
+ * The resumable_uploads table. One append at a time per upload, across instances: an append
+ * holds the upload's lock (`lockedBy`, until `lockedUntil`), renews it while it runs, and saves
+ * its progress only while it still holds it.
+ */
+@Injectable()
+export class ResumableUploadRepository {
+  constructor(private readonly db: Database) {}
+
+  async insert(upload: ResumableUpload): Promise<void> {
+    await this.db
+      .insertInto('resumableUploads')
+      .values({
+        ...upload,
+        filename: upload.filename ?? null,
+        filetype: upload.filetype ?? null,
+        createdAt: upload.createdAt.getTime(),
+        expiresAt: upload.expiresAt.getTime(),
+        completedAt: null,
+      })
+      .execute();
+  }
+
+  async find(id: string): Promise<ResumableUpload | undefined> {
+    const row = await this.db
+      .selectFrom('resumableUploads')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toResumableUpload(row);
+  }
+
+  /** Takes the upload's lock for `holder` until `until`, unless someone else holds it. */
+  async lock(id: string, holder: string, until: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('resumableUploads')
+      .set({ lockedBy: holder, lockedUntil: until })
+      .where('id', '=', id)
+      .where((eb) =>
+        eb.or([
+          eb('lockedUntil', 'is', null),
+          eb('lockedUntil', '<=', Date.now()),
+          eb('lockedBy', '=', holder),
+        ]),
+      )
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async unlock(id: string, holder: string): Promise<void> {
+    await this.db
+      .updateTable('resumableUploads')
+      .set({ lockedBy: null, lockedUntil: null })
+      .where('id', '=', id)
+      .where('lockedBy', '=', holder)
+      .execute();
+  }
+
+  /** Saves an append's progress, if `holder` still holds the lock. */
+  async saveProgress(id: string, holder: string, progress: UploadProgress): Promise<boolean> {
+    const result = await this.db
+      .updateTable('resumableUploads')
+      .set({
+        offset: progress.offset,
+        storeState: progress.storeState,
+        hashState: progress.hashState,
+        head: progress.head,
+        expiresAt: progress.expiresAt.getTime(),
+      })
+      .where('id', '=', id)
+      .where('lockedBy', '=', holder)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.db.deleteFrom('resumableUploads').where('id', '=', id).execute();
+  }
+
+  /** Uploads past their expiry that nobody holds, `limit` at most. */
+  async expired(now: number, limit: number): Promise<ResumableUpload[]> {
+    const rows = await this.db
+      .selectFrom('resumableUploads')
+      .selectAll()
+      .where('expiresAt', '<=', now)
+      .where((eb) => eb.or([eb('lockedUntil', 'is', null), eb('lockedUntil', '<=', now)]))
+      .limit(limit)
+      .execute();
+    return rows.map(toResumableUpload);
+  }
+}
+
+function toResumableUpload(row: Selectable<ResumableUploadsTable>): ResumableUpload {
+  return {
+    id: row.id,
+    ownerId: row.ownerId,
+    storageKey: row.storageKey,
+    length: row.length,
+    offset: row.offset,
+    filename: row.filename ?? undefined,
+    filetype: row.filetype ?? undefined,
+    storeState: row.storeState,
+    hashState: Buffer.from(row.hashState),
+    head: Buffer.from(row.head),
+    createdAt: new Date(row.createdAt),
+    expiresAt: new Date(row.expiresAt),
+    completedAt: row.completedAt === null ? undefined : new Date(row.completedAt),
+  };
+}

@@ -1,0 +1,366 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { Injectable, Logger } from '@nestjs/common';
+import { createSHA256 } from 'hash-wasm';
+import { AppConfig } from '../../config/app-config.js';
+import type { Caller } from '../../common/caller.js';
+import {
+  ChecksumMismatchError,
+  ConflictError,
+  ExpiredError,
+  LockedError,
+  NotFoundError,
+  StorageUnavailableError,
+  TooLargeError,
+} from '../../common/domain-errors.js';
+import { FilesService } from '../files.service.js';
+import { HEAD_BYTES } from '../storage/byte-meter.js';
+import { FileStore, type ResumableWrite } from '../storage/file-store.js';
+import { storageKeyOf } from '../storage/storage-key.js';
+import { ResumableUploadRepository, type ResumableUpload } from './resumable-upload-repository.js';
+
+/** How long an append's lock lasts unrenewed: what a crashed instance's appends block. */
+const LOCK_MS = 20_000;
+
+/** Uploads the sweeper looks at per pass. */
+const SWEEP_BATCH = 100;
+
+/** Where an upload stands, as its client may learn it. */
+export interface UploadStatus {
+  id: string;
+  length: number;
+  offset: number;
+  filename: string | undefined;
+  filetype: string | undefined;
+  expiresAt: Date;
+  /** The stored file's id once the upload is complete (the upload's own id). */
+  fileId: string | undefined;
+}
+
+/** The checksum a client sent with an append, of that append's bytes. */
+export interface AppendChecksum {
+  algorithm: 'sha256';
+  digest: Buffer;
+}
+
+/** What the client said of an append's bytes. */
+export interface AppendOptions {
+  checksum?: AppendChecksum;
+  /** Its Content-Length, when it sent one: too many bytes are refused before any is read. */
+  declaredLength?: number;
+}
+
+/**
+ * Resumable uploads (tus): a file sent over as many requests as it takes, each appending where
+ * the last one stopped, on any instance. The state lives in the shared database
+ * (`ResumableUploadRepository`), the bytes in the store's resumable writes, and the SHA-256 of
+ * the bytes so far as a saved hash state, so that no byte is ever read twice. Once the last byte
+ * is in, the upload becomes a stored file through `FilesService`, under the upload's id.
+ */
+@Injectable()
+export class ResumableUploads {
+  private readonly logger = new Logger(ResumableUploads.name);
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly uploads: ResumableUploadRepository,
+    private readonly store: FileStore,
+    private readonly files: FilesService,
+  ) {}
+
+  /**
+   * A new upload of `length` bytes owned by `owner`.
+   * @throws TooLargeError when `length` passes MAX_UPLOAD_BYTES
+   */
+  async create(
+    owner: Caller,
+    length: number,
+    metadata: { filename?: string; filetype?: string },
+  ): Promise<UploadStatus> {
+    const maxBytes = this.config.uploads.maxBytes;
+    if (length > maxBytes) {
+      throw new TooLargeError(`the upload is larger than the limit of ${maxBytes} bytes`);
+    }
+    const id = randomUUID();
+    const storageKey = storageKeyOf(id);
+    const write = await this.storing(`begin upload ${id}`, () =>
+      this.store.startResumable(storageKey, length),
+    );
+    const hasher = await createSHA256();
+    const now = Date.now();
+    const upload: ResumableUpload = {
+      id,
+      ownerId: owner.id,
+      storageKey,
+      length,
+      offset: 0,
+      filename: metadata.filename,
+      filetype: metadata.filetype,
+      storeState: write.state,
+      hashState: Buffer.from(hasher.init().save()),
+      head: Buffer.alloc(0),
+      createdAt: new Date(now),
+      expiresAt: new Date(now + this.config.uploads.expiryMs),
+      completedAt: undefined,
+    };
+    try {
+      await this.uploads.insert(upload);
+    } catch (error) {
+      await this.store.abortResumable(storageKey, write).catch(() => undefined);
+      throw error;
+    }
+    if (length === 0) return this.underLock(upload, (holder) => this.complete(upload, holder));
+    return statusOf(upload);
+  }
+
+  /**
+   * Where upload `id` stands. One whose last byte is in but whose commit failed is committed now.
+   * @throws NotFoundError when there is none that `caller` owns, or its file was deleted since
+   * @throws ExpiredError when it expired unfinished
+   */
+  async status(id: string, caller: Caller): Promise<UploadStatus> {
+    const upload = await this.findOwn(id, caller);
+    if (upload.completedAt) {
+      await this.files.get(upload.id, caller); // deleted since: the upload is gone with it
+    } else if (upload.offset === upload.length) {
+      try {
+        return await this.underLock(upload, (holder) => this.complete(upload, holder));
+      } catch (error) {
+        if (!(error instanceof LockedError)) throw error;
+        // Another request is on it; it will commit.
+      }
+    }
+    return statusOf(upload);
+  }
+
+  /**
+   * Appends `source` to upload `id` at `offset`, which must be where it stands. What arrives is
+   * kept even when the source stops early (a dropped connection): the client asks for the offset
+   * and goes on from there. With a checksum, the append is kept whole or not at all.
+   * @throws ConflictError when `offset` is not where the upload stands
+   * @throws LockedError when another append to it is running
+   * @throws TooLargeError when the bytes go past the upload's length (nothing of them is kept)
+   * @throws ChecksumMismatchError when the bytes do not match `checksum` (nothing is kept)
+   */
+  async append(
+    id: string,
+    caller: Caller,
+    offset: number,
+    source: Readable,
+    { checksum, declaredLength }: AppendOptions = {},
+  ): Promise<UploadStatus> {
+    const found = await this.findOwn(id, caller);
+    if (offset !== found.offset) {
+      throw new ConflictError(`the upload is at offset ${found.offset}, not ${offset}`);
+    }
+    if (declaredLength !== undefined && offset + declaredLength > found.length) {
+      throw new TooLargeError(`the upload is ${found.length} bytes long: this goes past it`);
+    }
+    return this.underLock(found, async (holder) => {
+      // Read again under the lock: an append that ended meanwhile moved it.
+      const upload = await this.findOwn(id, caller);
+      if (offset !== upload.offset) {
+        throw new ConflictError(`the upload is at offset ${upload.offset}, not ${offset}`);
+      }
+      if (upload.completedAt) return statusOf(upload);
+      const hasher = await createSHA256();
+      hasher.load(upload.hashState);
+      const head = new HeadBytes(upload.head);
+      const appendHash = checksum && createHash('sha256');
+      const body = new BoundedSource(source, upload.length - upload.offset);
+      const write: ResumableWrite = { offset: upload.offset, state: upload.storeState };
+      const appended = await this.storing(`append to upload ${id}`, () =>
+        this.store.appendResumable(upload.storageKey, write, body.chunks(), (chunk) => {
+          hasher.update(chunk);
+          head.add(chunk);
+          appendHash?.update(chunk);
+        }),
+      );
+      // Not saved, so not kept: the next append starts from the saved standing again.
+      if (body.overflowed) {
+        throw new TooLargeError(`the upload is ${upload.length} bytes long: this goes past it`);
+      }
+      if (appendHash && (body.interrupted || !appendHash.digest().equals(checksum.digest))) {
+        throw new ChecksumMismatchError('the bytes sent do not match their Upload-Checksum');
+      }
+      const progressed: ResumableUpload = {
+        ...upload,
+        offset: appended.write.offset,
+        storeState: appended.write.state,
+        hashState: Buffer.from(hasher.save()),
+        head: head.bytes(),
+        expiresAt: new Date(Date.now() + this.config.uploads.expiryMs),
+      };
+      if (!(await this.uploads.saveProgress(id, holder, progressed))) {
+        throw new ConflictError('another request took the upload over: ask for its offset again');
+      }
+      await appended.release().catch((error: unknown) => {
+        this.logger.warn(`could not tidy after an append to upload ${id}: ${String(error)}`);
+      });
+      if (progressed.offset === progressed.length) return this.complete(progressed, holder);
+      return statusOf(progressed);
+    });
+  }
+
+  /**
+   * Ends upload `id`: an unfinished one's bytes go; a finished one's file stays (delete it as a
+   * file), only the upload is forgotten.
+   */
+  async terminate(id: string, caller: Caller): Promise<void> {
+    const upload = await this.findOwn(id, caller, { evenExpired: true });
+    await this.underLock(upload, async () => {
+      if (!upload.completedAt) await this.abort(upload);
+      await this.uploads.remove(id);
+    });
+  }
+
+  /**
+   * Forgets expired uploads: an unfinished one's bytes go with it. Returns how many went; what
+   * cannot go now is tried again next time.
+   */
+  async sweepExpired(): Promise<number> {
+    let removed = 0;
+    for (const upload of await this.uploads.expired(Date.now(), SWEEP_BATCH)) {
+      try {
+        if (!upload.completedAt) await this.abort(upload);
+        await this.uploads.remove(upload.id);
+        removed++;
+      } catch (error) {
+        this.logger.warn(`could not remove expired upload ${upload.id}: ${String(error)}`);
+      }
+    }
+    return removed;
+  }
+
+  /** The last byte is in: the bytes become the file's, and the registry row goes in. */
+  private async complete(upload: ResumableUpload, holder: string): Promise<UploadStatus> {
+    const hasher = await createSHA256();
+    hasher.load(upload.hashState);
+    const write: ResumableWrite = { offset: upload.offset, state: upload.storeState };
+    await this.storing(`complete upload ${upload.id}`, () =>
+      this.store.completeResumable(upload.storageKey, write),
+    );
+    await this.files.commitResumable(
+      upload,
+      { size: upload.length, sha256: hasher.digest('hex'), head: upload.head },
+      { filename: upload.filename, declaredType: upload.filetype },
+      holder,
+    );
+    return { ...statusOf(upload), fileId: upload.id };
+  }
+
+  private async abort(upload: ResumableUpload): Promise<void> {
+    const write: ResumableWrite = { offset: upload.offset, state: upload.storeState };
+    await this.store.abortResumable(upload.storageKey, write);
+  }
+
+  /** Runs `work` holding the upload's lock, renewed meanwhile; someone else holding it: 423. */
+  private async underLock<T>(
+    upload: ResumableUpload,
+    work: (holder: string) => Promise<T>,
+  ): Promise<T> {
+    const holder = randomUUID();
+    if (!(await this.uploads.lock(upload.id, holder, Date.now() + LOCK_MS))) {
+      throw new LockedError('another request is writing this upload: try again shortly');
+    }
+    const renewal = setInterval(() => {
+      void this.uploads.lock(upload.id, holder, Date.now() + LOCK_MS).catch(() => undefined);
+    }, LOCK_MS / 4);
+    try {
+      return await work(holder);
+    } finally {
+      clearInterval(renewal);
+      await this.uploads.unlock(upload.id, holder).catch(() => undefined);
+    }
+  }
+
+  private async findOwn(
+    id: string,
+    caller: Caller,
+    { evenExpired = false } = {},
+  ): Promise<ResumableUpload> {
+    const upload = await this.uploads.find(id);
+    if (!upload || upload.ownerId !== caller.id) throw new NotFoundError('upload not found');
+    if (!evenExpired && upload.expiresAt.getTime() <= Date.now() && !upload.completedAt) {
+      throw new ExpiredError('the upload expired unfinished: start it again');
+    }
+    return upload;
+  }
+
+  /** The store's failures, logged, as StorageUnavailableError. */
+  private async storing<T>(what: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      this.logger.error(`the store failed to ${what}: ${String(error)}`);
+      throw new StorageUnavailableError('the storage cannot take files right now');
+    }
+  }
+}
+
+function statusOf(upload: ResumableUpload): UploadStatus {
+  return {
+    id: upload.id,
+    length: upload.length,
+    offset: upload.offset,
+    filename: upload.filename,
+    filetype: upload.filetype,
+    expiresAt: upload.expiresAt,
+    fileId: upload.completedAt ? upload.id : undefined,
+  };
+}
+
+/** The first HEAD_BYTES of an upload, growing across appends. */
+class HeadBytes {
+  private readonly parts: Buffer[];
+  private size: number;
+
+  constructor(saved: Buffer) {
+    this.parts = [saved];
+    this.size = saved.length;
+  }
+
+  add(chunk: Buffer): void {
+    if (this.size >= HEAD_BYTES) return;
+    const part = Buffer.from(chunk.subarray(0, HEAD_BYTES - this.size));
+    this.parts.push(part);
+    this.size += part.length;
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.parts);
+  }
+}
+
+/**
+ * An append's bytes as the store takes them: at most `room` of them, and an end rather than an
+ * error when the request stops early (what arrived is kept). Notes which of the two happened.
+ */
+class BoundedSource {
+  interrupted = false;
+  overflowed = false;
+
+  constructor(
+    private readonly source: Readable,
+    private readonly room: number,
+  ) {}
+
+  async *chunks(): AsyncIterable<Buffer> {
+    let left = this.room;
+    try {
+      // Stopping early must not destroy the request: its answer is still to be sent.
+      for await (const chunk of this.source.iterator({
+        destroyOnReturn: false,
+      }) as AsyncIterable<Buffer>) {
+        if (chunk.length > left) {
+          this.overflowed = true;
+          return;
+        }
+        left -= chunk.length;
+        yield chunk;
+      }
+    } catch {
+      this.interrupted = true;
+    }
+  }
+}
