@@ -40,11 +40,31 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
   return {
     url: url.toString(),
     env: { DATABASE_URL: url.toString(), JWT_SECRET: SHARED_JWT_SECRET },
-    // force: instances a test killed may have left connections behind
-    drop: async () => {
-      await withClient(serverUrl, (client) => client.query(`drop database ${name} with (force)`));
-    },
+    drop: () => dropDatabase(serverUrl, name),
   };
+}
+
+/**
+ * Drops database `name` once nobody is connected to it: the backends of an instance a test
+ * killed take a moment to go. Not `with (force)`: that would also cut a connection of this
+ * process that a test left open, and its pool would fail the test run with the error. A database
+ * still in use after a while is left behind, with a warning.
+ */
+async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await withClient(serverUrl, (client) => client.query(`drop database ${name}`));
+      return;
+    } catch (error) {
+      // 55006 object_in_use: "database is being accessed by other users"
+      if ((error as { code?: string }).code !== '55006') throw error;
+      if (attempt === 50) {
+        console.warn(`test database ${name} is still in use: left behind`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }
 
 async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
