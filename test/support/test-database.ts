@@ -41,8 +41,9 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
     url: url.toString(),
     env: { DATABASE_URL: url.toString(), JWT_SECRET: SHARED_JWT_SECRET },
     // force: instances a test killed may have left connections behind
-    drop: () =>
-      withClient(serverUrl, (client) => client.query(`drop database ${name} with (force)`)),
+    drop: async () => {
+      await withClient(serverUrl, (client) => client.query(`drop database ${name} with (force)`));
+    },
   };
 }
 
