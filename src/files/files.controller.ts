@@ -39,7 +39,7 @@ import { ListFilesQueryDto } from './dto/list-files-query.dto.js';
 import { FilesService } from './files.service.js';
 import { SignedLinks } from './links/signed-links.js';
 import { FILE_PART_REWRITE_OPTIONS } from './upload/file-part-stream.js';
-import type { UploadedFilePart } from './upload/upload-storage-engine.js';
+import type { UploadedFilePart } from './upload/received-upload.js';
 
 @ApiTags('files')
 @ApiBearerAuth()
