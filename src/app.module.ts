@@ -61,14 +61,18 @@ export class AppModule implements NestModule {
   /**
    * JSON bodies are parsed here, after the request logger (mounted in `createApp`), rather than
    * by Nest's built-in parser, which runs before every middleware: a malformed body is logged too.
-   * Only on the methods that carry a body: a download has no use for the parser.
+   * Only on the methods that carry a body: a download has no use for the parser. Not on an upload,
+   * whose body may be the file itself, JSON or not (see `RawBodyUploadInterceptor`).
    */
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(json({ limit: '64kb' })).forRoutes(
-      ...[RequestMethod.POST, RequestMethod.PUT, RequestMethod.PATCH].map((method) => ({
-        path: '{/*splat}',
-        method,
-      })),
-    );
+    consumer
+      .apply(json({ limit: '64kb' }))
+      .exclude({ path: 'files', method: RequestMethod.POST })
+      .forRoutes(
+        ...[RequestMethod.POST, RequestMethod.PUT, RequestMethod.PATCH].map((method) => ({
+          path: '{/*splat}',
+          method,
+        })),
+      );
   }
 }

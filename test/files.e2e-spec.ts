@@ -1,7 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { parse as parseContentDisposition } from 'content-disposition';
 import sharp from 'sharp';
 import { binaryParser } from './support/binary-parser.js';
+import { eventually } from './support/storage.js';
 import { DIALECTS } from './support/test-database.js';
 import type { FilePart } from './support/multipart.js';
 import { TestApp, type TestUser } from './support/test-app.js';
@@ -13,6 +15,53 @@ async function png(): Promise<Buffer> {
   return sharp({ create: { width: 8, height: 8, channels: 3, background: '#3366cc' } })
     .png()
     .toBuffer();
+}
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+  /** Resolves once the server has closed the connection (the client keeps it alive). */
+  closed: Promise<void>;
+}
+
+/**
+ * POST `url` with `chunks` as its body, written by hand: chunked unless `headers` has a
+ * Content-Length. `end: false` leaves the body unfinished, so that the answer must come without
+ * the rest of it. Resolves with the answer; `abort` destroys the request instead.
+ */
+function postRaw(
+  url: string,
+  headers: Record<string, string | number>,
+  chunks: Buffer[],
+  { end = true } = {},
+) {
+  // Keep-alive, so that a closed connection is the server's doing.
+  const agent = new Agent({ keepAlive: true });
+  const req = httpRequest(url, { method: 'POST', headers, agent });
+  req.on('error', () => undefined); // a connection closed before the body was all sent
+  const closed = new Promise<void>((done) =>
+    req.once('socket', (socket) => socket.once('close', () => done())),
+  );
+  const answer = new Promise<Answer>((done, fail) => {
+    req.once('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.once('end', () => done({ status: res.statusCode!, headers: res.headers, body, closed }));
+    });
+    req.once('close', () => fail(new Error('the connection closed without an answer')));
+  });
+  for (const chunk of chunks) req.write(chunk);
+  if (end) req.end();
+  else req.flushHeaders();
+  return {
+    answer: answer.finally(() => agent.destroy()),
+    abort: () => {
+      req.destroy();
+      agent.destroy();
+    },
+  };
 }
 
 describe.each(DIALECTS)('files (%s)', (dialect) => {
@@ -171,14 +220,21 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
       expect(body.filename).toMatch(/^é+\.txt$/);
     });
 
-    it('answers 400 without a file part, and for a part under another name, keeping nothing', async () => {
+    it('answers 400 without a body, without a file part, and for a part under another name, keeping nothing', async () => {
       const before = await t.storedKeys();
-      const json = await t.http
+      const empty = await t.http.post('/files').auth(alice.token, { type: 'bearer' }).expect(400);
+      expect(empty.body).toEqual({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: 'send the file as the request body, or as a multipart part named "file"',
+      });
+      await t.http
         .post('/files')
         .auth(alice.token, { type: 'bearer' })
-        .send({ file: 'x' })
+        .set('Content-Type', 'text/plain')
+        .set('Content-Length', '0')
         .expect(400);
-      expect(json.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+      await uploadRawPart(['Content-Disposition: form-data; name="note"'], NINE).expect(400);
       await upload(alice.token, NINE, { field: 'other', filename: 'x.txt' }).expect(400);
       expect(await t.storedKeys()).toEqual(before);
       expect(await t.uploadLeftovers()).toEqual([]);
@@ -206,6 +262,178 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
       expect(response.body.message).toBe('Too many files');
       expect(await t.storedKeys()).toEqual(before);
       expect(await t.uploadLeftovers()).toEqual([]);
+    });
+  });
+
+  describe('POST /files with the file as the body', () => {
+    const rawUpload = (data: Buffer, contentType: string, query = '') =>
+      t.http
+        .post(`/files${query}`)
+        .auth(alice.token, { type: 'bearer' })
+        .set('Content-Type', contentType)
+        .send(data);
+
+    it('stores a body with a Content-Length: 201, Location, metadata, the same bytes back', async () => {
+      const image = await png();
+      const response = await rawUpload(image, 'application/octet-stream', '?filename=pic.png')
+        .expect(201)
+        .expect('Location', /^\/files\//);
+      expect(response.body).toEqual({
+        id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        filename: 'pic.png',
+        contentType: 'image/png',
+        size: image.length,
+        sha256: sha256(image),
+        createdAt: expect.any(String),
+        ownerId: alice.id,
+      });
+      expect(response.headers.location).toBe(`/files/${response.body.id}`);
+      expect((await download(response.body.id).expect(200)).body).toEqual(image);
+      expect(await t.storedKeys()).toContain(
+        `${response.body.id.slice(0, 2)}/${response.body.id.slice(2, 4)}/${response.body.id}`,
+      );
+    });
+
+    it('stores a chunked body', async () => {
+      const chunks = Array.from({ length: 5 }, (_, i) =>
+        Buffer.from(`row ${i},${'x'.repeat(100 * 1024)}\n`),
+      );
+      const data = Buffer.concat(chunks);
+      const { answer } = postRaw(
+        `${t.baseUrl}/files?filename=rows.csv`,
+        { authorization: `Bearer ${alice.token}`, 'content-type': 'text/csv' },
+        chunks,
+      );
+      const { status, headers, body } = await answer;
+      expect(status).toBe(201);
+      const file = JSON.parse(body);
+      expect(headers.location).toBe(`/files/${file.id}`);
+      expect(file).toMatchObject({
+        filename: 'rows.csv',
+        contentType: 'text/csv',
+        size: data.length,
+        sha256: sha256(data),
+      });
+      expect((await download(file.id).expect(200)).body).toEqual(data);
+      expect(await t.uploadLeftovers()).toEqual([]);
+    });
+
+    it.each([
+      ['text/csv', 'text/csv'],
+      ['Text/Plain; charset=UTF-8', 'text/plain'],
+      ['not a type', 'application/octet-stream'],
+    ])('declares the type %j for bytes it does not recognise: %s', async (contentType, stored) => {
+      const { body } = await rawUpload(Buffer.from('a,b\n1,2\n'), contentType).expect(201);
+      expect(body.contentType).toBe(stored);
+    });
+
+    it('takes a body without a Content-Type for application/octet-stream', async () => {
+      const bytes = Buffer.from('8f13d25a007ce109f0b3', 'hex');
+      const { answer } = postRaw(
+        `${t.baseUrl}/files`,
+        { authorization: `Bearer ${alice.token}`, 'content-length': bytes.length },
+        [bytes],
+      );
+      const { status, body } = await answer;
+      expect(status).toBe(201);
+      expect(JSON.parse(body)).toMatchObject({
+        filename: 'file',
+        contentType: 'application/octet-stream',
+        sha256: sha256(bytes),
+      });
+    });
+
+    it('stores a JSON body as it is, well-formed or not', async () => {
+      for (const json of ['{"file": "x", "n": [1, 2]}\n', '{"not json']) {
+        const data = Buffer.from(json);
+        // By hand: supertest would serialise a Buffer sent as JSON.
+        const { answer } = postRaw(
+          `${t.baseUrl}/files?filename=doc.json`,
+          {
+            authorization: `Bearer ${alice.token}`,
+            'content-type': 'application/json',
+            'content-length': data.length,
+          },
+          [data],
+        );
+        const { status, body } = await answer;
+        expect(status).toBe(201);
+        const file = JSON.parse(body);
+        expect(file).toMatchObject({
+          filename: 'doc.json',
+          contentType: 'application/json',
+          size: data.length,
+          sha256: sha256(data),
+        });
+        expect((await download(file.id).expect(200)).body).toEqual(data);
+      }
+    });
+
+    it.each([
+      ['?filename=', 'attachment; filename="b.txt"', 'file'],
+      ['?filename=a.txt', 'attachment; filename="b.txt"', 'a.txt'],
+      ['?filename=r%C3%A9sum%C3%A9.pdf', undefined, 'résumé.pdf'],
+      ['', 'attachment; filename="b.txt"', 'b.txt'],
+      ['', 'inline; filename=plain.txt', 'plain.txt'],
+      [
+        '',
+        `attachment; filename="resume.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9%202024.pdf`,
+        'résumé 2024.pdf',
+      ],
+      ['', 'attachment', 'file'],
+      ['', undefined, 'file'],
+      ['?filename=..%2F..%2Fetc%2Fpasswd', undefined, 'passwd'],
+      ['', 'attachment; filename="C:\\\\evil\\\\x.exe"', 'x.exe'],
+    ])(
+      'names the file from the query %j and Content-Disposition %j: %j',
+      async (query, disposition, name) => {
+        const request = t.http
+          .post(`/files${query}`)
+          .auth(alice.token, { type: 'bearer' })
+          .set('Content-Type', 'text/plain');
+        if (disposition !== undefined) request.set('Content-Disposition', disposition);
+        const { body } = await request.send(NINE).expect(201);
+        expect(body.filename).toBe(name);
+      },
+    );
+
+    it('answers 400 to a filename given twice, keeping nothing', async () => {
+      const before = await t.storedKeys();
+      const { body } = await rawUpload(NINE, 'text/plain', '?filename=a&filename=b').expect(400);
+      expect(body).toEqual({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: 'filename must be given at most once, as a string',
+      });
+      expect(await t.storedKeys()).toEqual(before);
+      expect(await t.uploadLeftovers()).toEqual([]);
+    });
+
+    it('keeps nothing of a body whose client goes away half-way', async () => {
+      const before = await t.storedKeys();
+      const chunk = randomBytes(256 * 1024);
+      const { answer, abort } = postRaw(
+        `${t.baseUrl}/files`,
+        {
+          authorization: `Bearer ${alice.token}`,
+          'content-type': 'application/octet-stream',
+          'content-length': 64 * 1024 * 1024,
+        },
+        Array.from({ length: 8 }, () => chunk),
+        { end: false },
+      );
+      answer.catch(() => undefined); // none comes
+      await eventually(
+        async () => (await t.pendingUploads()).length === 1,
+        'the upload is in progress',
+      );
+      abort();
+      await eventually(
+        async () => (await t.uploadLeftovers()).length === 0,
+        'what the upload wrote was removed',
+      );
+      expect(await t.storedKeys()).toEqual(before);
+      await t.http.get('/health').expect(200);
     });
   });
 
@@ -730,5 +958,74 @@ describe.each(DIALECTS)('upload size limit (%s)', (dialect) => {
     expect(list.body.items).toEqual([]);
     // Exactly the limit is fine.
     await t.upload(token, Buffer.alloc(1024, 7)).expect(201);
+  });
+  const TOO_LARGE = {
+    statusCode: 413,
+    error: 'Payload Too Large',
+    message: 'the file is larger than MAX_UPLOAD_BYTES (1024 bytes)',
+  };
+
+  it('answers 413 to a raw body whose Content-Length is past the limit, without reading it, and closes the connection', async () => {
+    const token = await t.adminToken();
+    const before = await t.storedKeys();
+    // 10 MiB announced, 1 KiB of it sent: the answer comes without the rest.
+    const { answer } = postRaw(
+      `${t.baseUrl}/files`,
+      {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/octet-stream',
+        'content-length': 10 * 1024 * 1024,
+      },
+      [Buffer.alloc(1024, 7)],
+      { end: false },
+    );
+    const { status, headers, body, closed } = await answer;
+    expect(status).toBe(413);
+    expect(JSON.parse(body)).toEqual(TOO_LARGE);
+    expect(headers.connection).toBe('close');
+    await closed;
+    expect(await t.uploadLeftovers()).toEqual([]);
+    expect(await t.storedKeys()).toEqual(before);
+  });
+
+  it('answers 413 to a chunked body once it passes the limit, keeps nothing, and closes the connection', async () => {
+    const token = await t.adminToken();
+    const before = await t.storedKeys();
+    // 2 KiB sent of a body that does not end.
+    const { answer } = postRaw(
+      `${t.baseUrl}/files?filename=big.bin`,
+      { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+      Array.from({ length: 4 }, () => Buffer.alloc(512, 7)),
+      { end: false },
+    );
+    const { status, headers, body, closed } = await answer;
+    expect(status).toBe(413);
+    expect(JSON.parse(body)).toEqual(TOO_LARGE);
+    expect(headers.connection).toBe('close');
+    await closed;
+    await eventually(
+      async () => (await t.uploadLeftovers()).length === 0,
+      'what the upload wrote was removed',
+    );
+    expect(await t.storedKeys()).toEqual(before);
+  });
+
+  it('stores a raw body of exactly the limit, chunked or not', async () => {
+    const token = await t.adminToken();
+    const data = Buffer.alloc(1024, 7);
+    await t.http
+      .post('/files')
+      .auth(token, { type: 'bearer' })
+      .set('Content-Type', 'application/octet-stream')
+      .send(data)
+      .expect(201);
+    const { answer } = postRaw(
+      `${t.baseUrl}/files`,
+      { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+      [data.subarray(0, 1000), data.subarray(1000)],
+    );
+    const { status, body } = await answer;
+    expect(status).toBe(201);
+    expect(JSON.parse(body)).toMatchObject({ size: 1024, sha256: sha256(data) });
   });
 });

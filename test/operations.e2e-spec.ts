@@ -121,7 +121,13 @@ describe.each(DIALECTS)('operations (%s)', (dialect) => {
     expect(body.paths['/auth/api-keys'].post['x-required-scopes']).toBeUndefined();
     expect(Object.keys(body.paths['/files/{id}/download']).sort()).toEqual(['get', 'head']);
     expect(body.paths['/files/{id}/signed-download'].get.security).toBeUndefined();
-    expect(body.paths['/files'].post.requestBody.content['multipart/form-data']).toBeDefined();
+    expect(Object.keys(body.paths['/files'].post.requestBody.content).sort()).toEqual([
+      'application/octet-stream',
+      'multipart/form-data',
+    ]);
+    expect(body.paths['/files'].post.parameters).toEqual([
+      expect.objectContaining({ name: 'filename', in: 'query', required: false }),
+    ]);
     expect(
       body.paths['/images/blur'].post.requestBody.content['multipart/form-data'],
     ).toBeDefined();

@@ -129,6 +129,21 @@ describe.each(DIALECTS)('upload timeouts (%s)', (dialect) => {
     await t.http.get('/health').expect(200);
   });
 
+  it('answers 408 to a raw body that pauses longer than the idle timeout, and keeps nothing', async () => {
+    const storedBefore = await t.storedKeys();
+    const answer = upload('application/octet-stream', 8 * 1024 * 1024, async (write) => {
+      write(randomBytes(512 * 1024));
+      await Promise.resolve();
+    });
+    await eventually(
+      async () => (await t.pendingUploads()).length === 1,
+      'the upload is in progress',
+    );
+    expectRequestTimeout(await answer);
+    await eventually(async () => (await t.uploadLeftovers()).length === 0, 'the upload is gone');
+    expect(await t.storedKeys()).toEqual(storedBefore);
+  });
+
   it('answers 408 to an upload that sends its headers and then nothing', async () => {
     const { contentType } = multipartEnvelope({ filename: 'nothing.bin' });
     const answer = await upload(contentType, 1024 * 1024, () => Promise.resolve());

@@ -17,14 +17,13 @@ import { FileInterceptor } from '@nestjs/platform-express';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
-  ApiBody,
-  ApiConsumes,
   ApiCreatedResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiPayloadTooLargeResponse,
+  ApiQuery,
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
@@ -39,7 +38,8 @@ import { ListFilesQueryDto } from './dto/list-files-query.dto.js';
 import { FilesService } from './files.service.js';
 import { SignedLinks } from './links/signed-links.js';
 import { FILE_PART_REWRITE_OPTIONS } from './upload/file-part-stream.js';
-import type { UploadedFilePart } from './upload/upload-storage-engine.js';
+import { RawBodyUploadInterceptor } from './upload/raw-body-upload.interceptor.js';
+import type { UploadedFilePart } from './upload/received-upload.js';
 
 @ApiTags('files')
 @ApiBearerAuth()
@@ -53,36 +53,74 @@ export class FilesController {
 
   @Post()
   @Scopes('files:write')
-  @UseInterceptors(FileInterceptor('file', FILE_PART_REWRITE_OPTIONS))
+  // FileInterceptor receives a multipart body, RawBodyUploadInterceptor any other.
+  @UseInterceptors(FileInterceptor('file', FILE_PART_REWRITE_OPTIONS), RawBodyUploadInterceptor)
   @ApiOperation({
     summary: 'Upload a file (streamed to the store, never held in memory)',
     description:
-      'One multipart part named `file`. `contentType` is what the bytes are when recognised, else the ' +
-      "part's declared type when valid, else `application/octet-stream`; a part sent without a " +
-      "Content-Type declares `text/plain` (RFC 7578). `filename` is the part's name decoded as " +
-      'UTF-8, reduced to its base name, without control characters or separators, at most 255 ' +
-      'bytes; `file` when nothing is left, or when the part has no filename.',
-  })
-  @ApiConsumes('multipart/form-data')
-  @ApiBody({
-    schema: {
-      type: 'object',
-      required: ['file'],
-      properties: { file: { type: 'string', format: 'binary' } },
+      'The file is one `multipart/form-data` part named `file`, or the whole request body under ' +
+      'any other Content-Type, with a Content-Length or chunked (at least one byte: an empty ' +
+      'file comes as a multipart part). `contentType` is what the bytes are when recognised, ' +
+      'else the declared type when valid, else `application/octet-stream`; the declared type is ' +
+      "the part's Content-Type (`text/plain` for a part without one, RFC 7578), or the request's " +
+      "(`application/octet-stream` without one). The name is the part's filename; for a raw " +
+      'body, the `filename` query parameter, else the filename (`filename*` first) of a ' +
+      '`Content-Disposition` request header. `filename` is that name decoded as UTF-8, reduced ' +
+      'to its base name, without control characters or separators, at most 255 bytes; `file` ' +
+      'when nothing is left, or when no name was given.',
+    requestBody: {
+      required: true,
+      content: {
+        'multipart/form-data': {
+          schema: {
+            type: 'object',
+            required: ['file'],
+            properties: { file: { type: 'string', format: 'binary' } },
+          },
+        },
+        'application/octet-stream': {
+          // Any other type will do, as the description says: a key cannot say "all but multipart".
+          schema: {
+            type: 'string',
+            format: 'binary',
+            description:
+              'The bytes of the file, under any Content-Type but multipart/*, which is ' +
+              'its declared type',
+          },
+        },
+      },
     },
   })
+  @ApiQuery({
+    name: 'filename',
+    type: String,
+    required: false,
+    description:
+      "The file's name, for a raw body (over a `Content-Disposition` header); a multipart " +
+      "upload's name is its part's.",
+  })
   @ApiCreatedResponse({ type: FileDto, description: '`Location: /files/{id}`' })
-  @ApiBadRequestResponse({ type: ErrorDto, description: 'No `file` part, or more than one file' })
+  @ApiBadRequestResponse({
+    type: ErrorDto,
+    description: 'No body, a multipart body without a `file` part or with more than one file',
+  })
   @ApiPayloadTooLargeResponse({
     type: ErrorDto,
-    description: 'Larger than MAX_UPLOAD_BYTES; nothing is kept',
+    description:
+      'Larger than MAX_UPLOAD_BYTES; nothing is kept. A raw body whose Content-Length says so ' +
+      'is refused before a byte of it is read, and what is left of a refused raw body is not ' +
+      'read: the connection closes (`Connection: close`).',
   })
   async upload(
     @UploadedFile() upload: UploadedFilePart | undefined,
     @CurrentUser() user: AuthenticatedUser,
     @Res({ passthrough: true }) res: Response,
   ): Promise<FileDto> {
-    if (!upload) throw new BadRequestException('a multipart part named "file" is required');
+    if (!upload) {
+      throw new BadRequestException(
+        'send the file as the request body, or as a multipart part named "file"',
+      );
+    }
     const file = await this.files.commit(upload.written, user, {
       filename: upload.originalname,
       declaredType: upload.mimetype,
