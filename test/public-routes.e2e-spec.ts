@@ -13,6 +13,8 @@ const DECLARED_PUBLIC = [
   'POST /auth/login',
   'GET /files/:id/signed-download',
   'HEAD /files/:id/signed-download',
+  // How a tus client learns what the server speaks, before it has a token in use.
+  'OPTIONS /files/uploads',
 ];
 
 /** The routes closed to API keys: keys are managed with a session, never with a key. */

@@ -11,6 +11,7 @@ import { multipartBody, multipartEnvelope } from './support/multipart.js';
 import { TestBucket, storageEnvOf } from './support/s3.js';
 import { ServerProcess } from './support/server-process.js';
 import { eventually } from './support/storage.js';
+import { sendAll, sendPart, tusOptions } from './support/tus-client.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from './support/test-database.js';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -113,6 +114,24 @@ describe.each(DIALECTS.filter((dialect) => dialect === 'postgres'))(
         await db.destroy();
       }
     }
+
+    it('go on with a resumable (tus) upload that the other began, cut at 40%', async () => {
+      const a = await startInstance();
+      const b = await startInstance();
+      const token = await login(a);
+      // Two whole 8 MiB parts and a tail on S3 by the cut.
+      const data = randomBytes(20 * 2 ** 20 + 12345);
+      const url = await sendPart(data, tusOptions(a.baseUrl, token));
+      const { fileId } = await sendAll(
+        data,
+        tusOptions(b.baseUrl, token, { uploadUrl: `${b.baseUrl}${new URL(url).pathname}` }),
+      );
+      const downloaded = await fetch(`${a.baseUrl}/files/${fileId}/download`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(downloaded.status).toBe(200);
+      expect(sha256(Buffer.from(await downloaded.arrayBuffer()))).toBe(sha256(data));
+    });
 
     it('serve each other’s files, links and deletions', async () => {
       const a = await startInstance();

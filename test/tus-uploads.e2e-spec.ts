@@ -1,99 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { Readable } from 'node:stream';
-import { DefaultHttpStack, Upload, type HttpRequest, type UploadOptions } from 'tus-js-client';
 import { Database } from '../src/database/database.js';
 import { StorageSweeper } from '../src/files/storage-sweeper.js';
 import { storageKeyOf } from '../src/files/storage/storage-key.js';
 import { eventually } from './support/storage.js';
+import { sendAll, sendPart, TUS, tusOptions } from './support/tus-client.js';
 import { DIALECTS } from './support/test-database.js';
 import { TestApp, type TestUser } from './support/test-app.js';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
-const TUS = { 'Tus-Resumable': '1.0.0' };
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 /** Over S3's 8 MiB parts and then some: whole parts and a tail, on S3, when cut at 40%. */
 const SIZE = 20 * 1024 * 1024 + 12345;
-
-/** The upload URL and the file id of a finished tus-js-client upload. */
-interface Finished {
-  url: string;
-  fileId: string | undefined;
-}
-
-/** tus-js-client as an application uses it, with retries for a busy (423) or moved (409) upload. */
-function tusOptions(app: TestApp, token: string, extra: UploadOptions = {}): UploadOptions {
-  return {
-    endpoint: `${app.baseUrl}/files/uploads`,
-    headers: { Authorization: `Bearer ${token}` },
-    metadata: { filename: 'holiday.bin', filetype: 'application/x-holiday' },
-    // Long enough to outwait the lock of an append cut short by a server that stopped (20 s).
-    retryDelays: [100, 300, 600, 1000, 2000, 3000, 5000, 5000, 5000],
-    ...extra,
-  };
-}
-
-/** Sends `data` with tus-js-client to the end. */
-function sendAll(data: Buffer, options: UploadOptions): Promise<Finished> {
-  return new Promise((resolve, reject) => {
-    const upload: Upload = new Upload(data, {
-      ...options,
-      onSuccess: ({ lastResponse }) =>
-        resolve({ url: upload.url!, fileId: lastResponse.getHeader('File-Id') }),
-      onError: reject,
-    });
-    upload.start();
-  });
-}
-
-/**
- * tus-js-client's own HTTP stack, but the body of its first PATCH stops after 40% of its bytes
- * and never ends: the connection is cut there (see `sendPart`). `cut` resolves once they are sent.
- */
-class StackStoppingAt40Percent extends DefaultHttpStack {
-  readonly cut: Promise<void>;
-  private reached!: () => void;
-
-  constructor() {
-    super({});
-    this.cut = new Promise((resolve) => (this.reached = resolve));
-  }
-
-  override createRequest(method: string, url: string): HttpRequest {
-    const request = super.createRequest(method, url);
-    if (method !== 'PATCH') return request;
-    const send = request.send.bind(request);
-    request.send = (body: Buffer) => {
-      const part = body.subarray(0, Math.floor(body.length * 0.4));
-      const stalled = new Readable({ read: () => undefined });
-      stalled.push(part);
-      this.reached();
-      return send(stalled);
-    };
-    return request;
-  }
-}
-
-/** Sends `data` with tus-js-client and cuts the connection at about 40%; the upload's URL. */
-async function sendPart(data: Buffer, options: UploadOptions): Promise<string> {
-  const stack = new StackStoppingAt40Percent();
-  let upload!: Upload;
-  const failed = new Promise<never>((_, reject) => {
-    upload = new Upload(data, { ...options, httpStack: stack, onError: reject });
-  });
-  upload.start();
-  await Promise.race([stack.cut, failed]);
-  // Time for the bytes to cross loopback before the cut; only the offset depends on it.
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  await upload.abort(); // destroys the request mid-body; the upload stays (no termination)
-  // The server keeps what arrived once it sees the connection go: wait for that.
-  const url = upload.url!;
-  await eventually(async () => {
-    const head = await fetch(url, { method: 'HEAD', headers: { ...options.headers, ...TUS } });
-    return Number(head.headers.get('upload-offset')) > 0;
-  }, 'the bytes before the cut kept');
-  return url;
-}
 
 /** HEAD of an upload, as a tus client asks. */
 function headOf(app: TestApp, url: string, token: string) {
@@ -151,21 +69,21 @@ describe.each(DIALECTS)('tus resumable uploads (%s)', (dialect) => {
 
   it('takes a whole upload and makes it a stored file, whose id the last answer gives', async () => {
     const data = randomBytes(3 * 1024 * 1024 + 7);
-    const { fileId } = await sendAll(data, tusOptions(t, alice.token));
+    const { fileId } = await sendAll(data, tusOptions(t.baseUrl, alice.token));
     expect(fileId).toMatch(/^[0-9a-f-]{36}$/);
     await expectStored(t, alice.token, fileId!, data);
   });
 
   it('goes on from where a dropped connection left it, with a new client and the stored URL', async () => {
     const data = randomBytes(SIZE);
-    const url = await sendPart(data, tusOptions(t, alice.token));
+    const url = await sendPart(data, tusOptions(t.baseUrl, alice.token));
     const { headers } = await headOf(t, url, alice.token).expect(200);
     const offset = Number(headers['upload-offset']);
     expect(offset).toBeGreaterThan(0);
     expect(offset).toBeLessThan(data.length);
     expect(headers['upload-length']).toBe(String(data.length));
 
-    const { fileId } = await sendAll(data, tusOptions(t, alice.token, { uploadUrl: url }));
+    const { fileId } = await sendAll(data, tusOptions(t.baseUrl, alice.token, { uploadUrl: url }));
     await expectStored(t, alice.token, fileId!, data);
     // HEAD still names the file once it is complete.
     const done = await headOf(t, url, alice.token).expect(200);
@@ -177,7 +95,7 @@ describe.each(DIALECTS)('tus resumable uploads (%s)', (dialect) => {
   it('goes on after the server restarts', async () => {
     const first = await TestApp.startBeside(t);
     const data = randomBytes(SIZE);
-    const url = await sendPart(data, tusOptions(first, alice.token));
+    const url = await sendPart(data, tusOptions(first.baseUrl, alice.token));
     await first.stop();
 
     const second = await TestApp.startBeside(t);
@@ -185,7 +103,7 @@ describe.each(DIALECTS)('tus resumable uploads (%s)', (dialect) => {
       const path = new URL(url).pathname;
       const { fileId } = await sendAll(
         data,
-        tusOptions(second, alice.token, { uploadUrl: `${second.baseUrl}${path}` }),
+        tusOptions(second.baseUrl, alice.token, { uploadUrl: `${second.baseUrl}${path}` }),
       );
       await expectStored(second, alice.token, fileId!, data);
     } finally {
@@ -303,7 +221,7 @@ describe.each(DIALECTS)('tus resumable uploads (%s)', (dialect) => {
   });
 
   it('hides an upload from another user (404), and removes its bytes when terminated', async () => {
-    const url = await sendPart(randomBytes(SIZE), tusOptions(t, alice.token));
+    const url = await sendPart(randomBytes(SIZE), tusOptions(t.baseUrl, alice.token));
     const path = new URL(url).pathname;
     await headOf(t, url, bob.token).expect(404);
     await t.http
@@ -322,7 +240,7 @@ describe.each(DIALECTS)('tus resumable uploads (%s)', (dialect) => {
   });
 
   it('answers 410 for an upload that expired unfinished, and the sweeper removes its bytes', async () => {
-    const url = await sendPart(randomBytes(SIZE), tusOptions(t, alice.token));
+    const url = await sendPart(randomBytes(SIZE), tusOptions(t.baseUrl, alice.token));
     const id = new URL(url).pathname.split('/').pop()!;
     await t.app
       .get(Database)

@@ -15,7 +15,7 @@ import { createFileStore } from './storage/create-file-store.js';
 import { ResumableUploadRepository } from './resumable/resumable-upload-repository.js';
 import { ResumableUploads } from './resumable/resumable-uploads.service.js';
 import { TusController } from './resumable/tus.controller.js';
-import { tusProtocol } from './resumable/tus-protocol.middleware.js';
+import { tusResumableHeader } from './resumable/tus-protocol.js';
 import { PendingUploads } from './upload/pending-uploads.js';
 import { UploadStorageEngine } from './upload/upload-storage-engine.js';
 
@@ -54,7 +54,7 @@ import { UploadStorageEngine } from './upload/upload-storage-engine.js';
 export class FilesModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     consumer
-      .apply(tusProtocol)
+      .apply(tusResumableHeader)
       .forRoutes({ path: 'files/uploads{/*splat}', method: RequestMethod.ALL });
   }
 }

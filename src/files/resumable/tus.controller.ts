@@ -10,6 +10,7 @@ import {
   Post,
   Req,
   Res,
+  UseGuards,
 } from '@nestjs/common';
 import {
   ApiBearerAuth,
@@ -34,6 +35,7 @@ import { ParseIdPipe } from '../../common/parse-id.pipe.js';
 import { hasBody } from '../../common/request-body.js';
 import { AppConfig } from '../../config/app-config.js';
 import { ResumableUploads, type UploadStatus } from './resumable-uploads.service.js';
+import { TusVersionGuard } from './tus-protocol.js';
 import {
   FILE_ID_HEADER,
   formatMetadata,
@@ -56,6 +58,7 @@ const TUS_RESUMABLE = ApiHeader({ name: 'Tus-Resumable', required: true, example
 @ApiBearerAuth()
 @ApiUnauthorizedResponse({ type: ErrorDto })
 @Controller('files/uploads')
+@UseGuards(TusVersionGuard)
 export class TusController {
   constructor(
     private readonly uploads: ResumableUploads,

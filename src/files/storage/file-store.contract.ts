@@ -4,7 +4,7 @@ import { types } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { HEAD_BYTES } from './byte-meter.js';
-import { FileStore, StoredBytesMissingError } from './file-store.js';
+import { FileStore, StoredBytesMissingError, type ResumableWrite } from './file-store.js';
 import { storageKeyOf } from './storage-key.js';
 
 /** One store under test, fresh for each test: nothing another test wrote is in it. */
@@ -231,6 +231,66 @@ export function describeFileStoreContract(
       expect(hash.digest('hex')).toBe(source.sha256());
       // 160 MiB fsynced, or sent to S3, with a collection every 100 ms: slow on a busy machine.
     }, 240_000);
+
+    describe('a resumable write', () => {
+      /** Appends `bytes` at `write`, as the chunks of a request; what it accepted, and after. */
+      async function append(key: string, write: ResumableWrite, bytes: Buffer) {
+        const accepted: Buffer[] = [];
+        const appended = await store.appendResumable(
+          key,
+          write,
+          chunked(bytes) as AsyncIterable<Buffer>,
+          (chunk) => accepted.push(Buffer.from(chunk)),
+        );
+        return { ...appended, accepted: Buffer.concat(accepted) };
+      }
+
+      it('goes on over appends of any size, across part seams, and completes to the whole', async () => {
+        const key = newKey();
+        const part = subject.partSize ?? MiB;
+        const bytes = randomBytes(2 * part + 4321);
+        // A small first append (a tail of its own), one past a seam, the rest.
+        const cuts = [1000, part + 77, bytes.length];
+        let write = await store.startResumable(key, bytes.length);
+        let from = 0;
+        for (const to of cuts) {
+          const appended = await append(key, write, bytes.subarray(from, to));
+          expect(appended.accepted.equals(bytes.subarray(from, to))).toBe(true);
+          expect(appended.write.offset).toBe(to);
+          await appended.release();
+          write = appended.write;
+          from = to;
+        }
+        expect(await store.stat(key)).toBeUndefined(); // nothing under the key until completed
+        await store.completeResumable(key, write);
+        await store.completeResumable(key, write); // again: nothing
+        expect((await readAll(await store.read(key))).equals(bytes)).toBe(true);
+        expect((await collect(store.incompleteWrites())).map((w) => w.key)).not.toContain(key);
+      });
+
+      it('goes on from the saved standing when an append was never saved', async () => {
+        const key = newKey();
+        const bytes = randomBytes(3000);
+        const start = await store.startResumable(key, bytes.length);
+        const saved = await append(key, start, bytes.subarray(0, 1000));
+        // An append whose standing is dropped (a checksum that did not match): other bytes.
+        await append(key, saved.write, randomBytes(1500));
+        const again = await append(key, saved.write, bytes.subarray(1000));
+        await store.completeResumable(key, again.write);
+        expect((await readAll(await store.read(key))).equals(bytes)).toBe(true);
+        // Nor does the dropped append leave anything behind.
+        expect((await collect(store.incompleteWrites())).map((w) => w.key)).not.toContain(key);
+      });
+
+      it('is listed while unfinished, and aborting it leaves nothing', async () => {
+        const key = newKey();
+        const start = await store.startResumable(key, 5000);
+        const appended = await append(key, start, randomBytes(1234));
+        expect((await collect(store.incompleteWrites())).map((w) => w.key)).toContain(key);
+        await store.abortResumable(key, appended.write);
+        await expectNothingOf(key);
+      });
+    });
 
     it('lists a write that was begun and abandoned, and discards it', async () => {
       const key = newKey();

@@ -257,15 +257,18 @@ export class S3FileStore extends FileStore implements OnModuleDestroy {
       );
     } catch (error) {
       // Completed before (the registry row failed after): the object is in place already.
-      if (isS3Error(error, 'NoSuchUpload') && (await this.stat(key))?.size === state.length) return;
-      throw error;
+      if (!isS3Error(error, 'NoSuchUpload') || (await this.stat(key))?.size !== state.length) {
+        throw error;
+      }
     }
+    // Tails of appends whose standing was never saved (a checksum that did not match).
+    await this.removeTails(key);
   }
 
   async abortResumable(key: string, write: ResumableWrite): Promise<void> {
     const state = JSON.parse(write.state) as S3ResumableState;
     await this.abortUpload(key, state.uploadId);
-    if (state.tail) await this.removeTail(key, state.tail);
+    await this.removeTails(key);
   }
 
   async read(key: string, range?: ByteRange): Promise<Readable> {
@@ -456,6 +459,19 @@ export class S3FileStore extends FileStore implements OnModuleDestroy {
 
   private tailKey(key: string, tail: { start: number; end: number }): string {
     return `${this.prefix}${TAILS}${fileIdOf(key)}/${tail.start}-${tail.end}`;
+  }
+
+  /** Every tail object of the resumable write of `key`. */
+  private async removeTails(key: string): Promise<void> {
+    const { Contents = [] } = await this.client.send(
+      new ListObjectsV2Command({
+        Bucket: this.bucket,
+        Prefix: `${this.prefix}${TAILS}${fileIdOf(key)}/`,
+      }),
+    );
+    for (const object of Contents) {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: object.Key }));
+    }
   }
 
   private async removeTail(key: string, tail: { start: number; end: number }): Promise<void> {
