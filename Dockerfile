@@ -5,6 +5,7 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY native ./native
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY nest-cli.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -13,10 +14,17 @@ RUN npm run build
 # Production dependencies. The lockfile pins better-sqlite3 12, which runs on Node 20 but aborts on
 # Node 24 when a statement is garbage-collected (WiseLibs/better-sqlite3#1515); 13 (N-API, its
 # binaries inside the npm package) is the version for Node 22 and later, so the image swaps it in.
+# native/sha256-state (the resumable uploads' SHA-256, N-API glue to Node's OpenSSL) is compiled
+# here, against the image's own Node headers.
 FROM node:24-bookworm-slim AS dependencies
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY native ./native
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm rebuild sha256-state --nodedir=/usr/local \
  && npm install --omit=dev --no-save --no-audit --no-fund better-sqlite3@^13.2.0
 
 # Runtime: the built server and its production dependencies, run as a non-root user.
@@ -35,6 +43,8 @@ ENV NODE_ENV=production \
     NODE_OPTIONS=--max-semi-space-size=16
 WORKDIR /app
 COPY --from=dependencies --chown=node:node /app/node_modules ./node_modules
+# node_modules/sha256-state links here.
+COPY --from=dependencies --chown=node:node /app/native ./native
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node package.json ./
 RUN mkdir -p /app/storage && chown node:node /app/storage

@@ -20,6 +20,8 @@ mkdir -p "$dest"
 cd "$dest"
 export PATH="$bin:$PATH"
 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2
+# Our own addon (N-API), built against Node 24's headers as the image builds it.
+npm rebuild sha256-state --nodedir="$(dirname "$bin")" --loglevel=error >&2
 npm install --no-save --no-audit --no-fund --loglevel=error better-sqlite3@^13.2.0 >&2
 npm run build >&2
 echo "$bin"

@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Injectable, Logger } from '@nestjs/common';
-import { createSHA256 } from 'hash-wasm';
 import { AppConfig } from '../../config/app-config.js';
 import type { Caller } from '../../common/caller.js';
 import {
@@ -18,6 +17,7 @@ import { HEAD_BYTES } from '../storage/byte-meter.js';
 import { FileStore, type ResumableWrite } from '../storage/file-store.js';
 import { storageKeyOf } from '../storage/storage-key.js';
 import { ResumableUploadRepository, type ResumableUpload } from './resumable-upload-repository.js';
+import { ResumableSha256 } from './resumable-sha256.js';
 
 /** How long an append's lock lasts unrenewed: what a crashed instance's appends block. */
 const LOCK_MS = 20_000;
@@ -86,7 +86,6 @@ export class ResumableUploads {
     const write = await this.storing(`begin upload ${id}`, () =>
       this.store.startResumable(storageKey, length),
     );
-    const hasher = await createSHA256();
     const now = Date.now();
     const upload: ResumableUpload = {
       id,
@@ -97,7 +96,7 @@ export class ResumableUploads {
       filename: metadata.filename,
       filetype: metadata.filetype,
       storeState: write.state,
-      hashState: Buffer.from(hasher.init().save()),
+      hashState: ResumableSha256.fresh().save(),
       head: Buffer.alloc(0),
       createdAt: new Date(now),
       expiresAt: new Date(now + this.config.uploads.expiryMs),
@@ -163,8 +162,7 @@ export class ResumableUploads {
         throw new ConflictError(`the upload is at offset ${upload.offset}, not ${offset}`);
       }
       if (upload.completedAt) return statusOf(upload);
-      const hasher = await createSHA256();
-      hasher.load(upload.hashState);
+      const hasher = ResumableSha256.load(upload.hashState);
       const head = new HeadBytes(upload.head);
       const appendHash = checksum && createHash('sha256');
       const body = new BoundedSource(source, upload.length - upload.offset);
@@ -187,7 +185,7 @@ export class ResumableUploads {
         ...upload,
         offset: appended.write.offset,
         storeState: appended.write.state,
-        hashState: Buffer.from(hasher.save()),
+        hashState: hasher.save(),
         head: head.bytes(),
         expiresAt: new Date(Date.now() + this.config.uploads.expiryMs),
       };
@@ -234,15 +232,14 @@ export class ResumableUploads {
 
   /** The last byte is in: the bytes become the file's, and the registry row goes in. */
   private async complete(upload: ResumableUpload, holder: string): Promise<UploadStatus> {
-    const hasher = await createSHA256();
-    hasher.load(upload.hashState);
+    const hasher = ResumableSha256.load(upload.hashState);
     const write: ResumableWrite = { offset: upload.offset, state: upload.storeState };
     await this.storing(`complete upload ${upload.id}`, () =>
       this.store.completeResumable(upload.storageKey, write),
     );
     await this.files.commitResumable(
       upload,
-      { size: upload.length, sha256: hasher.digest('hex'), head: upload.head },
+      { size: upload.length, sha256: hasher.hex(), head: upload.head },
       { filename: upload.filename, declaredType: upload.filetype },
       holder,
     );
