@@ -4,20 +4,21 @@
 #   plain      the rig's plain node:http peer, POST /upload (../shared/bench/peers/node_plain.mjs:
 #              raw body, SHA-256 on the way, fsync, rename): the ceiling, with our durability
 #   raw        POST /files with the file as the body (curl -T FILE -X POST)
-#   tus        a tus upload: a creation, then PATCHes of 64 MiB streamed from the file
-#              (bench/tus-upload.mjs, CHUNK_MIB)
+#   tus        a tus upload: a creation, then PATCHes of CHUNK_MIB (64) MiB, each sent by curl
+#              from a slice of the file made beforehand (split), as the other targets' curl
 #   multipart  POST /files, one part (curl -F)
 #
 # The service runs as `npm start` runs it (the same node flags, the default LOG_LEVEL, SQLite,
 # local disk); both servers write under /tmp, on the same disk. Per upload: MB/s (10^6 bytes/s;
-# curl's, or the tus client's from creation to the last answer), the server's RSS growth (peak of
+# curl's; for tus the size over the time from the creation to the last answer), the server's RSS
+# growth (peak of
 # VmRSS sampled every 100 ms, minus VmRSS before) and its CPU seconds. Each stored file is deleted
 # after its upload.
 #
 #   bench/uploads.sh                 # this machine's node (run npm run build first)
 #   REPS=1 bench/uploads.sh          # quicker
 #
-# Env: OUT (results), FILES_DIR (/tmp/bench-data: file-1g.bin, made if missing), REPS (3),
+# Env: OUT (results), FILES_DIR (/tmp/bench-data: file-1g.bin, made if missing), REPS (3), CHUNK_MIB,
 # PORT (3392), PLAIN_PORT (8013), SERVICE_NODE_FLAGS (more node flags, e.g. --cpu-prof).
 # Results in OUT: results.tsv (one line per upload), table.md, the service's log.
 set -euo pipefail
@@ -37,10 +38,13 @@ RSS=(node --no-warnings "$ROOT/bench/s3-helper.mjs" rss)
 
 STORAGE=$(mktemp -d /tmp/file-service-upload-bench.XXXXXX)
 PLAIN_DIR=$(mktemp -d /tmp/plain-upload-bench.XXXXXX)
+SLICES=$(mktemp -d /tmp/tus-slices.XXXXXX)
+split -b "${CHUNK_MIB:-64}M" -d -a 3 "$FILE" "$SLICES/slice-"
+sync # the slices on disk before anything is measured
 SERVICE_PID= PLAIN_PID=
 cleanup() {
   for pid in $SERVICE_PID $PLAIN_PID; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  rm -rf "$STORAGE" "$PLAIN_DIR"
+  rm -rf "$STORAGE" "$PLAIN_DIR" "$SLICES"
 }
 trap cleanup EXIT
 
@@ -83,9 +87,19 @@ up_multipart() {
   curl -sf -X DELETE -H "$AUTH" "$BASE/files/$(id_of <"$OUT/up.json")"
 }
 up_tus() {
-  node --no-warnings "$ROOT/bench/tus-upload.mjs" "$BASE" "$FILE" >"$OUT/tus.out"
-  curl -sf -X DELETE -H "$AUTH" "$BASE/files/$(head -n 1 "$OUT/tus.out")"
-  tail -n 1 "$OUT/tus.out"
+  local t0 location offset=0 slice id
+  t0=$(date +%s.%N)
+  location=$(curl -sf -o /dev/null -w '%header{location}' -X POST "$BASE/files/uploads" -H "$AUTH" \
+    -H 'Tus-Resumable: 1.0.0' -H "Upload-Length: $GIB" \
+    -H "Upload-Metadata: filename $(printf file-1g.bin | base64)")
+  for slice in "$SLICES"/slice-*; do
+    id=$(curl -sf -o /dev/null -w '%header{file-id}' -X PATCH -T "$slice" "$BASE$location" -H "$AUTH" \
+      -H 'Tus-Resumable: 1.0.0' -H "Upload-Offset: $offset" \
+      -H 'Content-Type: application/offset+octet-stream')
+    offset=$((offset + $(stat -c %s "$slice")))
+  done
+  echo "$GIB / ($(date +%s.%N) - $t0) / 1000000" | bc -l
+  curl -sf -X DELETE -H "$AUTH" "$BASE/files/$id"
 }
 
 # measure TARGET PASS PID: one upload, sampling PID's RSS; a line in results.tsv.
@@ -97,7 +111,7 @@ measure() {
   sampler=$!
   sleep 0.3
   c0=$(cpu_ticks "$pid")
-  speed=$("up_$target" | tail -n 1)
+  speed=$("up_$target" | grep -E '^[0-9.]+$' | tail -n 1)
   c1=$(cpu_ticks "$pid")
   kill -TERM "$sampler" && wait "$sampler" || true
   peak=$(sed -E 's/.*peak_kib=([0-9]+).*/\1/' "$OUT/rss.tmp")

@@ -25,12 +25,12 @@ export interface ResumableUpload {
   completedAt: Date | undefined;
 }
 
-/** What an append changes. */
+/** What an append changes (its head bytes only while they grow). */
 export interface UploadProgress {
   offset: number;
   storeState: string;
   hashState: Buffer;
-  head: Buffer;
+  head?: Buffer;
   expiresAt: Date;
 }
 
@@ -92,16 +92,26 @@ export class ResumableUploadRepository {
       .execute();
   }
 
-  /** Saves an append's progress, if `holder` still holds the lock. */
-  async saveProgress(id: string, holder: string, progress: UploadProgress): Promise<boolean> {
+  /**
+   * Saves an append's progress, if `holder` still holds the lock; with `unlock`, gives the lock
+   * up in the same statement (one commit, one fsync, the fewer per append the better).
+   */
+  async saveProgress(
+    id: string,
+    holder: string,
+    progress: UploadProgress,
+    { unlock = false } = {},
+  ): Promise<boolean> {
     const result = await this.db
       .updateTable('resumableUploads')
       .set({
         offset: progress.offset,
         storeState: progress.storeState,
         hashState: progress.hashState,
-        head: progress.head,
+        // Written while it grows only: past HEAD_BYTES it no longer changes.
+        ...(progress.head && { head: progress.head }),
         expiresAt: progress.expiresAt.getTime(),
+        ...(unlock && { lockedBy: null, lockedUntil: null }),
       })
       .where('id', '=', id)
       .where('lockedBy', '=', holder)

@@ -189,13 +189,21 @@ export class ResumableUploads {
         head: head.bytes(),
         expiresAt: new Date(Date.now() + this.config.uploads.expiryMs),
       };
-      if (!(await this.uploads.saveProgress(id, holder, progressed))) {
+      // A finished upload keeps its lock for the commit; any other gives it up as it saves.
+      const finished = progressed.offset === progressed.length;
+      const saved = await this.uploads.saveProgress(
+        id,
+        holder,
+        { ...progressed, head: upload.head.length < HEAD_BYTES ? progressed.head : undefined },
+        { unlock: !finished },
+      );
+      if (!saved) {
         throw new ConflictError('another request took the upload over: ask for its offset again');
       }
       await appended.release().catch((error: unknown) => {
         this.logger.warn(`could not tidy after an append to upload ${id}: ${String(error)}`);
       });
-      if (progressed.offset === progressed.length) return this.complete(progressed, holder);
+      if (finished) return this.complete(progressed, holder);
       return statusOf(progressed);
     });
   }

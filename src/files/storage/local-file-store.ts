@@ -46,6 +46,12 @@ const WRITE_BUFFER_BYTES = 1024 * 1024;
  */
 const FLUSH_EVERY_BYTES = 32 * 1024 * 1024;
 
+/**
+ * The same for an append of a resumable upload, more often: a tus client waits for each append's
+ * answer (its final fsync) before it sends the next, so what is left to flush then is idle time.
+ */
+const APPEND_FLUSH_EVERY_BYTES = 8 * 1024 * 1024;
+
 /** Owner only: stored files are their uploaders' business, not other accounts' on the machine. */
 const FOLDER_MODE = 0o700;
 
@@ -157,37 +163,30 @@ export class LocalFileStore extends FileStore {
     try {
       // Bytes past the saved offset are an earlier append's whose standing was never saved.
       await file.truncate(offset);
-      const flusher = new BackgroundFlusher(file);
-      let batch: Buffer[] = [];
-      let batchBytes = 0;
-      const writeBatch = async () => {
-        const bytes = batch.length === 1 ? batch[0] : Buffer.concat(batch, batchBytes);
-        for (let done = 0; done < bytes.length;) {
-          const { bytesWritten } = await file.write(
-            bytes,
-            done,
-            bytes.length - done,
-            offset + done,
-          );
-          done += bytesWritten;
-        }
-        offset += bytes.length;
-        flusher.written(bytes.length);
-        for (const chunk of batch) accepted(chunk);
-        batch = [];
-        batchBytes = 0;
-      };
-      try {
+      const flusher = new BackgroundFlusher(file, APPEND_FLUSH_EVERY_BYTES);
+      // Accepted once in the write stream's buffer: the append resolves only after the last
+      // byte is written and fsynced, and a failed write fails it.
+      const counted = async function* () {
         for await (const chunk of source) {
-          batch.push(chunk);
-          batchBytes += chunk.length;
-          if (batchBytes >= WRITE_BUFFER_BYTES) await writeBatch();
+          accepted(chunk);
+          offset += chunk.length;
+          flusher.written(chunk.length);
+          yield chunk;
         }
-        if (batchBytes > 0) await writeBatch();
+      };
+      // Not closed by the stream: a flush may still be running when the last write is done.
+      const writer = file.createWriteStream({
+        start: offset,
+        autoClose: false,
+        highWaterMark: WRITE_BUFFER_BYTES,
+      });
+      try {
+        await pipeline(counted, writer);
+        await file.datasync();
       } finally {
         await flusher.idle();
+        writer.destroy(); // a FileHandle does not close while a stream of it lives
       }
-      await file.datasync();
     } finally {
       await file.close();
     }
@@ -368,16 +367,19 @@ function readableOf(bytes: Buffer, range: ByteRange): Readable {
   return stream;
 }
 
-/** Starts an fdatasync every FLUSH_EVERY_BYTES, one at a time, while writing goes on. */
+/** Starts an fdatasync every `every` bytes, one at a time, while writing goes on. */
 class BackgroundFlusher {
   private unflushed = 0;
   private flushing: Promise<void> | undefined;
 
-  constructor(private readonly file: FileHandle) {}
+  constructor(
+    private readonly file: FileHandle,
+    private readonly every = FLUSH_EVERY_BYTES,
+  ) {}
 
   written(bytes: number): void {
     this.unflushed += bytes;
-    if (this.unflushed < FLUSH_EVERY_BYTES || this.flushing) return;
+    if (this.unflushed < this.every || this.flushing) return;
     this.unflushed = 0;
     // Only a head start: a real failure to write surfaces again at the final fsync.
     this.flushing = this.file
