@@ -15,7 +15,8 @@
 # VmRSS sampled every 100 ms, minus VmRSS before) and its CPU seconds. Each stored file is deleted
 # after its upload.
 #
-#   bench/uploads.sh                 # this machine's node (run npm run build first)
+#   bench/uploads.sh                 # as `npm start` runs: this machine's node (build first)
+#   RUNTIME=node24 bench/uploads.sh  # as the Docker image runs: Node 24, jemalloc
 #   REPS=1 bench/uploads.sh          # quicker
 #
 # Env: OUT (results), FILES_DIR (/tmp/bench-data: file-1g.bin, made if missing), REPS (3), CHUNK_MIB,
@@ -31,7 +32,17 @@ PLAIN_PORT=${PLAIN_PORT:-8013}
 GIB=$((1024 * 1024 * 1024))
 FILE=$DATA/file-1g.bin
 mkdir -p "$OUT" "$DATA"
-[[ -f $ROOT/dist/main.js ]] || { echo "no $ROOT/dist/main.js: run npm run build" >&2; exit 1; }
+SERVICE_ENV=()
+if [[ ${RUNTIME:-system} == node24 ]]; then
+  APP=${APP:-/tmp/file-service-uploads-bench-app}
+  BIN=$("$ROOT/scripts/node24-copy.sh" "$APP")
+  export PATH="$BIN:$PATH"
+  JEMALLOC=${JEMALLOC-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
+  [[ -z $JEMALLOC ]] || SERVICE_ENV=(LD_PRELOAD="$JEMALLOC")
+else
+  APP=${APP:-$ROOT}
+fi
+[[ -f $APP/dist/main.js ]] || { echo "no $APP/dist/main.js: run npm run build" >&2; exit 1; }
 [[ $(stat -c %s "$FILE" 2>/dev/null) == "$GIB" ]] ||
   { head -c "$GIB" /dev/urandom >"$FILE.tmp" && mv "$FILE.tmp" "$FILE"; }
 RSS=(node --no-warnings "$ROOT/bench/s3-helper.mjs" rss)
@@ -41,6 +52,9 @@ PLAIN_DIR=$(mktemp -d /tmp/plain-upload-bench.XXXXXX)
 SLICES=$(mktemp -d /tmp/tus-slices.XXXXXX)
 split -b "${CHUNK_MIB:-64}M" -d -a 3 "$FILE" "$SLICES/slice-"
 sync # the slices on disk before anything is measured
+# A page cache full of earlier runs' files made every write here cost the kernel three times the
+# CPU (docs/benchmarks.md, "Uploads"): start from an empty one where we may (root).
+echo 3 2>/dev/null >/proc/sys/vm/drop_caches || echo "could not drop the page cache: results may vary" >&2
 SERVICE_PID= PLAIN_PID=
 cleanup() {
   for pid in $SERVICE_PID $PLAIN_PID; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
@@ -51,7 +65,7 @@ trap cleanup EXIT
 PASSWORD=bench-admin-password-$$
 BASE=http://127.0.0.1:$PORT
 PLAIN=http://127.0.0.1:$PLAIN_PORT
-(cd "$ROOT" && exec env STORAGE_DIR="$STORAGE" PORT="$PORT" ADMIN_PASSWORD="$PASSWORD" \
+(cd "$APP" && exec env "${SERVICE_ENV[@]}" STORAGE_DIR="$STORAGE" PORT="$PORT" ADMIN_PASSWORD="$PASSWORD" \
   node --max-semi-space-size=16 ${SERVICE_NODE_FLAGS:-} dist/main.js >"$OUT/service.log" 2>&1) &
 SERVICE_PID=$!
 PORT=$PLAIN_PORT UPLOAD_DIR=$PLAIN_DIR FILES_DIR=$DATA node /work/shared/bench/peers/node_plain.mjs \
@@ -121,7 +135,7 @@ measure() {
 }
 
 {
-  echo "node $(node --version), $(nproc) cores, REPS=$REPS, start $(date -u +%H:%M:%S) UTC, $(uptime)"
+  echo "node $(node --version) ($APP), ${SERVICE_ENV[*]:-glibc malloc}, $(nproc) cores, REPS=$REPS, start $(date -u +%H:%M:%S) UTC, $(uptime)"
 } | tee "$OUT/summary.txt"
 printf 'target\tpass\tMB/s\trss_before_MiB\tgrowth_MiB\tserver_cpu_s\tload1\n' >"$OUT/results.tsv"
 # Warm-up, not measured: one of each.
