@@ -268,6 +268,23 @@ export function describeFileStoreContract(
         expect((await collect(store.incompleteWrites())).map((w) => w.key)).not.toContain(key);
       });
 
+      it('takes an append of many parts (more than go up at once), in order', async () => {
+        const key = newKey();
+        const part = subject.partSize ?? MiB;
+        const size = 7 * part + 999;
+        const source = generated(size);
+        const start = await store.startResumable(key, size);
+        const appended = await store.appendResumable(
+          key,
+          start,
+          source.stream as AsyncIterable<Buffer>,
+          () => undefined,
+        );
+        expect(appended.write.offset).toBe(size);
+        await store.completeResumable(key, appended.write);
+        expect(sha256(await readAll(await store.read(key)))).toBe(source.sha256());
+      });
+
       it('goes on from the saved standing when an append was never saved', async () => {
         const key = newKey();
         const bytes = randomBytes(3000);

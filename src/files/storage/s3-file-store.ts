@@ -171,7 +171,10 @@ export class S3FileStore extends FileStore implements OnModuleDestroy {
     return { offset: 0, state: JSON.stringify(state) };
   }
 
-  /** Holds a part's bytes (S3_PART_SIZE_MB) at most, plus a chunk, whatever the append's size. */
+  /**
+   * Holds S3_PART_SIZE_MB × (S3_UPLOAD_QUEUE_SIZE + 1) bytes at most, plus a chunk, whatever the
+   * append's size, as `write` does.
+   */
   async appendResumable(
     key: string,
     write: ResumableWrite,
@@ -190,32 +193,55 @@ export class S3FileStore extends FileStore implements OnModuleDestroy {
       pending.push(tail);
       pendingBytes = tail.length;
     }
+    // Up to S3_UPLOAD_QUEUE_SIZE parts go up while the source is read on, as write() sends them.
+    const sending = new Set<Promise<void>>();
+    let failure: Error | undefined;
     const sendPart = async (bytes: number) => {
       const all = Buffer.concat(pending, pendingBytes);
-      const { ETag } = await this.client.send(
-        new UploadPartCommand({
-          Bucket: this.bucket,
-          Key: this.objectKey(key),
-          UploadId: state.uploadId,
-          PartNumber: state.etags.length + 1,
-          Body: all.subarray(0, bytes),
-        }),
-      );
-      state.etags.push(ETag!);
       pending = bytes < all.length ? [all.subarray(bytes)] : [];
       pendingBytes = all.length - bytes;
+      const index = state.etags.length;
+      state.etags.push(''); // its place, in part order, whichever part is answered first
+      const sent = this.client
+        .send(
+          new UploadPartCommand({
+            Bucket: this.bucket,
+            Key: this.objectKey(key),
+            UploadId: state.uploadId,
+            PartNumber: index + 1,
+            Body: all.subarray(0, bytes),
+          }),
+        )
+        .then(({ ETag }) => void (state.etags[index] = ETag!))
+        .catch((error: unknown) => {
+          failure ??= error instanceof Error ? error : new Error(String(error));
+        })
+        .finally(() => sending.delete(sent));
+      sending.add(sent);
+      while (sending.size >= this.queueSize) await Promise.race(sending);
+    };
+    const allSent = async () => {
+      await Promise.all(sending);
+      if (failure !== undefined) throw failure;
     };
     let offset = write.offset;
-    for await (const chunk of source) {
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-      offset += chunk.length;
-      accepted(chunk);
-      if (pendingBytes >= state.partSize) await sendPart(state.partSize);
+    try {
+      for await (const chunk of source) {
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        offset += chunk.length;
+        accepted(chunk);
+        if (pendingBytes >= state.partSize) await sendPart(state.partSize);
+        if (failure !== undefined) break; // the store failed: reading on is no use
+      }
+      if (offset === state.length && pendingBytes > 0) {
+        await sendPart(pendingBytes); // the last part, which may be smaller
+      }
+      await allSent();
+    } finally {
+      await Promise.all(sending); // no request of this append outlives it
     }
-    if (offset === state.length && pendingBytes > 0) {
-      await sendPart(pendingBytes); // the last part, which may be smaller
-    } else if (pendingBytes > 0) {
+    if (offset !== state.length && pendingBytes > 0) {
       state.tail = { start: offset - pendingBytes, end: offset };
       await this.client.send(
         new PutObjectCommand({
