@@ -42,17 +42,8 @@ GIB=$((1024 * 1024 * 1024))
 mkdir -p "$OUT"
 
 # --- runtime: the one `npm start` uses, or the Docker image's ------------------------------------
-SERVICE_ENV=()
-if [[ ${RUNTIME:-system} == node24 ]]; then
-  APP=${APP:-/tmp/file-service-s3-bench-app} # not small-files.sh's: both may run at once
-  BIN=$("$ROOT/scripts/node24-copy.sh" "$APP")
-  export PATH="$BIN:$PATH"
-  JEMALLOC=${JEMALLOC-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
-  [[ -z $JEMALLOC ]] || SERVICE_ENV=(LD_PRELOAD="$JEMALLOC")
-else
-  APP=${APP:-$ROOT}
-fi
-[[ -f $APP/dist/main.js ]] || { echo "no $APP/dist/main.js: run npm run build" >&2; exit 1; }
+APP_COPY=/tmp/file-service-s3-bench-app
+. "$ROOT/bench/runtime.sh"
 HELPER=(node --no-warnings "$ROOT/bench/s3-helper.mjs")
 mkdir -p "$DATA"
 [[ $(stat -c %s "$DATA/file-1g.bin" 2>/dev/null) == "$GIB" ]] ||

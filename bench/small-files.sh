@@ -30,17 +30,8 @@ export S2_SECS=${S2_SECS:-10} S3_SECS=${S3_SECS:-10} WARMUP_S=${WARMUP_S:-3} S4_
 mkdir -p "$OUT"
 
 # --- runtime: the one `npm start` uses, or the Docker image's ------------------------------------
-SERVICE_ENV=()
-if [[ ${RUNTIME:-system} == node24 ]]; then
-  APP=${APP:-/tmp/file-service-bench-app}
-  BIN=$("$ROOT/scripts/node24-copy.sh" "$APP")
-  export PATH="$BIN:$PATH" # the peers run on the same Node
-  JEMALLOC=${JEMALLOC-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
-  [[ -z $JEMALLOC ]] || SERVICE_ENV=(LD_PRELOAD="$JEMALLOC")
-else
-  APP=${APP:-$ROOT}
-fi
-[[ -f $APP/dist/main.js ]] || { echo "no $APP/dist/main.js: run npm run build" >&2; exit 1; }
+APP_COPY=/tmp/file-service-bench-app
+. "$ROOT/bench/runtime.sh"
 [[ -s $DATA/file-4k.bin ]] || "$RIG/make-data.sh" "$DATA"
 echo "node $(node --version), $(nproc) cores, app $APP, ${SERVICE_ENV[*]:-glibc malloc}, REPS=$REPS, results in $OUT" |
   tee "$OUT/summary.txt"

@@ -32,17 +32,8 @@ PLAIN_PORT=${PLAIN_PORT:-8013}
 GIB=$((1024 * 1024 * 1024))
 FILE=$DATA/file-1g.bin
 mkdir -p "$OUT" "$DATA"
-SERVICE_ENV=()
-if [[ ${RUNTIME:-system} == node24 ]]; then
-  APP=${APP:-/tmp/file-service-uploads-bench-app}
-  BIN=$("$ROOT/scripts/node24-copy.sh" "$APP")
-  export PATH="$BIN:$PATH"
-  JEMALLOC=${JEMALLOC-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
-  [[ -z $JEMALLOC ]] || SERVICE_ENV=(LD_PRELOAD="$JEMALLOC")
-else
-  APP=${APP:-$ROOT}
-fi
-[[ -f $APP/dist/main.js ]] || { echo "no $APP/dist/main.js: run npm run build" >&2; exit 1; }
+APP_COPY=/tmp/file-service-uploads-bench-app
+. "$ROOT/bench/runtime.sh"
 [[ $(stat -c %s "$FILE" 2>/dev/null) == "$GIB" ]] ||
   { head -c "$GIB" /dev/urandom >"$FILE.tmp" && mv "$FILE.tmp" "$FILE"; }
 RSS=(node --no-warnings "$ROOT/bench/s3-helper.mjs" rss)
