@@ -15,15 +15,16 @@ interface Answer {
 }
 
 /**
- * A POST whose body is sent by hand: `send` writes it, at whatever pace, and may leave it
- * unfinished. Resolves with the answer, whenever it comes, or fails if none comes in 20 s.
+ * A POST (or `method`) whose body is sent by hand: `send` writes it, at whatever pace, and may
+ * leave it unfinished. Resolves with the answer, whenever it comes, or fails if none comes in 20 s.
  */
 function post(
   url: string,
   headers: Record<string, string | number>,
   send: (write: (chunk: Buffer | string) => void, end: () => void) => Promise<void>,
+  method = 'POST',
 ): Promise<Answer> {
-  const req = httpRequest(url, { method: 'POST', headers });
+  const req = httpRequest(url, { method, headers });
   req.on('error', () => undefined); // the server closes a connection it answered 408
   req.flushHeaders(); // sent now, even if no byte of the body follows
   const answer = new Promise<Answer>((done, fail) => {
@@ -161,5 +162,50 @@ describe.each(DIALECTS)('upload timeouts (%s)', (dialect) => {
       },
     );
     expectRequestTimeout(answer);
+  });
+  it('answers 408 to a tus PATCH that stalls, keeps what arrived, and frees the upload', async () => {
+    const data = randomBytes(256 * 1024);
+    const created = await t.http
+      .post('/files/uploads')
+      .auth(token, { type: 'bearer' })
+      .set({ 'Tus-Resumable': '1.0.0', 'Upload-Length': String(data.length) })
+      .expect(201);
+    const path = created.headers.location as string;
+    const tus = { authorization: `Bearer ${token}`, 'tus-resumable': '1.0.0' };
+    const half = data.length / 2;
+    const stalled = await post(
+      `${t.baseUrl}${path}`,
+      {
+        ...tus,
+        'content-type': 'application/offset+octet-stream',
+        'upload-offset': '0',
+        'content-length': data.length,
+      },
+      async (write) => write(data.subarray(0, half)), // then nothing
+      'PATCH',
+    );
+    expect(stalled.status).toBe(408);
+
+    // The half that arrived is kept, and the lock is free: the rest goes on from there.
+    let offset = 0;
+    await eventually(async () => {
+      const head = await t.http.head(path).set(tus);
+      offset = Number(head.headers['upload-offset']);
+      return offset === half;
+    }, 'the bytes before the stall kept');
+    const rest = await t.http
+      .patch(path)
+      .set({
+        ...tus,
+        'Content-Type': 'application/offset+octet-stream',
+        'Upload-Offset': String(offset),
+      })
+      .send(data.subarray(offset))
+      .expect(204);
+    const { body } = await t.http
+      .get(`/files/${rest.headers['file-id']}`)
+      .auth(token, { type: 'bearer' })
+      .expect(200);
+    expect(body.sha256).toBe(sha256(data));
   });
 });

@@ -19,6 +19,12 @@ static SHA256_CTX *context_of(napi_env env, napi_value value) {
     napi_throw_type_error(env, NULL, "sha256-state: not a state buffer");
     return NULL;
   }
+  // A saved state comes back from a database: one whose count of buffered bytes is out of range
+  // would have OpenSSL write past its block.
+  if (((SHA256_CTX *)data)->num >= SHA256_CBLOCK) {
+    napi_throw_range_error(env, NULL, "sha256-state: not a valid state");
+    return NULL;
+  }
   return (SHA256_CTX *)data;
 }
 

@@ -32,7 +32,11 @@ describe('ResumableSha256', () => {
     );
   });
 
-  it('refuses a buffer that is no saved state', () => {
+  it('refuses a buffer that is no saved state, or a corrupted one', () => {
     expect(() => ResumableSha256.load(Buffer.alloc(3))).toThrow('not a saved SHA-256 state');
+    // The count of bytes waiting for a whole block, past a block: OpenSSL would write past it.
+    const corrupted = ResumableSha256.fresh().save().fill(0xff);
+    const hash = ResumableSha256.load(corrupted);
+    expect(() => hash.update(Buffer.from('x'))).toThrow('not a valid state');
   });
 });

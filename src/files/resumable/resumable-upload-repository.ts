@@ -83,6 +83,17 @@ export class ResumableUploadRepository {
     return Number(result.numUpdatedRows) > 0;
   }
 
+  /** Extends `holder`'s lock until `until`; false when it is no longer theirs. */
+  async renew(id: string, holder: string, until: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('resumableUploads')
+      .set({ lockedUntil: until })
+      .where('id', '=', id)
+      .where('lockedBy', '=', holder)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   async unlock(id: string, holder: string): Promise<void> {
     await this.db
       .updateTable('resumableUploads')
@@ -93,12 +104,14 @@ export class ResumableUploadRepository {
   }
 
   /**
-   * Saves an append's progress, if `holder` still holds the lock; with `unlock`, gives the lock
-   * up in the same statement (one commit, one fsync, the fewer per append the better).
+   * Saves an append's progress, if `holder` still holds the lock and the upload still stands at
+   * `from`, where the append began; with `unlock`, gives the lock up in the same statement (one
+   * commit, one fsync, the fewer per append the better).
    */
   async saveProgress(
     id: string,
     holder: string,
+    from: number,
     progress: UploadProgress,
     { unlock = false } = {},
   ): Promise<boolean> {
@@ -115,6 +128,7 @@ export class ResumableUploadRepository {
       })
       .where('id', '=', id)
       .where('lockedBy', '=', holder)
+      .where('offset', '=', from)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
   }

@@ -46,7 +46,7 @@ export interface AppendChecksum {
 /** What the client said of an append's bytes. */
 export interface AppendOptions {
   checksum?: AppendChecksum;
-  /** Its Content-Length, when it sent one: too many bytes are refused before any is read. */
+  /** How many bytes it says it sends, when it says: too many are refused before any is read. */
   declaredLength?: number;
 }
 
@@ -122,12 +122,12 @@ export class ResumableUploads {
     if (upload.completedAt) {
       await this.files.get(upload.id, caller); // deleted since: the upload is gone with it
     } else if (upload.offset === upload.length) {
-      try {
-        return await this.underLock(upload, (holder) => this.complete(upload, holder));
-      } catch (error) {
-        if (!(error instanceof LockedError)) throw error;
-        // Another request is on it; it will commit.
-      }
+      // Its last append ended, and its commit did not (or is running now: then 423, and the
+      // client asks again rather than take an offset without the file's id).
+      return this.underLock(upload, async (holder) => {
+        const current = await this.findOwn(id, caller);
+        return current.completedAt ? statusOf(current) : this.complete(current, holder);
+      });
     }
     return statusOf(upload);
   }
@@ -155,7 +155,7 @@ export class ResumableUploads {
     if (declaredLength !== undefined && offset + declaredLength > found.length) {
       throw new TooLargeError(`the upload is ${found.length} bytes long: this goes past it`);
     }
-    return this.underLock(found, async (holder) => {
+    return this.underLock(found, async (holder, lockLost) => {
       // Read again under the lock: an append that ended meanwhile moved it.
       const upload = await this.findOwn(id, caller);
       if (offset !== upload.offset) {
@@ -166,6 +166,8 @@ export class ResumableUploads {
       const head = new HeadBytes(upload.head);
       const appendHash = checksum && createHash('sha256');
       const body = new BoundedSource(source, upload.length - upload.offset);
+      // Another append may have the upload now: not a byte more from this one.
+      lockLost.addEventListener('abort', () => source.destroy(new Error('the lock was lost')));
       const write: ResumableWrite = { offset: upload.offset, state: upload.storeState };
       const appended = await this.storing(`append to upload ${id}`, () =>
         this.store.appendResumable(upload.storageKey, write, body.chunks(), (chunk) => {
@@ -194,6 +196,7 @@ export class ResumableUploads {
       const saved = await this.uploads.saveProgress(
         id,
         holder,
+        upload.offset,
         { ...progressed, head: upload.head.length < HEAD_BYTES ? progressed.head : undefined },
         { unlock: !finished },
       );
@@ -259,20 +262,28 @@ export class ResumableUploads {
     await this.store.abortResumable(upload.storageKey, write);
   }
 
-  /** Runs `work` holding the upload's lock, renewed meanwhile; someone else holding it: 423. */
+  /**
+   * Runs `work` holding the upload's lock, renewed meanwhile; someone else holding it: 423. Should
+   * a renewal find the lock gone (it expired: the database was out of reach for LOCK_MS), `work`
+   * is told through `lockLost`, and whatever it saves after is refused.
+   */
   private async underLock<T>(
     upload: ResumableUpload,
-    work: (holder: string) => Promise<T>,
+    work: (holder: string, lockLost: AbortSignal) => Promise<T>,
   ): Promise<T> {
     const holder = randomUUID();
     if (!(await this.uploads.lock(upload.id, holder, Date.now() + LOCK_MS))) {
       throw new LockedError('another request is writing this upload: try again shortly');
     }
+    const lost = new AbortController();
     const renewal = setInterval(() => {
-      void this.uploads.lock(upload.id, holder, Date.now() + LOCK_MS).catch(() => undefined);
+      this.uploads.renew(upload.id, holder, Date.now() + LOCK_MS).then(
+        (held) => held || lost.abort(),
+        () => undefined, // the database did not answer: the next renewal tries again
+      );
     }, LOCK_MS / 4);
     try {
-      return await work(holder);
+      return await work(holder, lost.signal);
     } finally {
       clearInterval(renewal);
       await this.uploads.unlock(upload.id, holder).catch(() => undefined);
@@ -353,10 +364,7 @@ class BoundedSource {
   async *chunks(): AsyncIterable<Buffer> {
     let left = this.room;
     try {
-      // Stopping early must not destroy the request: its answer is still to be sent.
-      for await (const chunk of this.source.iterator({
-        destroyOnReturn: false,
-      }) as AsyncIterable<Buffer>) {
+      for await (const chunk of this.source as AsyncIterable<Buffer>) {
         if (chunk.length > left) {
           this.overflowed = true;
           return;

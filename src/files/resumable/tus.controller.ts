@@ -11,6 +11,7 @@ import {
   Req,
   Res,
   UseGuards,
+  UseInterceptors,
 } from '@nestjs/common';
 import {
   ApiBearerAuth,
@@ -32,9 +33,10 @@ import type { AuthenticatedUser } from '../../auth/authenticated-user.js';
 import { UnsupportedTypeError } from '../../common/domain-errors.js';
 import { ErrorDto } from '../../common/error.dto.js';
 import { ParseIdPipe } from '../../common/parse-id.pipe.js';
-import { hasBody } from '../../common/request-body.js';
+import { bodyThrough, hasBody } from '../../common/request-body.js';
 import { AppConfig } from '../../config/app-config.js';
 import { ResumableUploads, type UploadStatus } from './resumable-uploads.service.js';
+import { ClosesUnreadBody } from '../../common/closes-unread-body.interceptor.js';
 import { TusVersionGuard } from './tus-protocol.js';
 import {
   FILE_ID_HEADER,
@@ -59,6 +61,7 @@ const TUS_RESUMABLE = ApiHeader({ name: 'Tus-Resumable', required: true, example
 @ApiUnauthorizedResponse({ type: ErrorDto })
 @Controller('files/uploads')
 @UseGuards(TusVersionGuard)
+@UseInterceptors(ClosesUnreadBody)
 export class TusController {
   constructor(
     private readonly uploads: ResumableUploads,
@@ -106,20 +109,17 @@ export class TusController {
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<void> {
+    // Everything checked before the upload is made: a refusal leaves nothing behind.
     const withBytes = hasBody(req);
     if (withBytes) requireTusBody(req);
-    let status = await this.uploads.create(
-      user,
-      parseByteCount('Upload-Length', length),
-      parseMetadata(metadata),
-    );
-    if (withBytes) {
-      status = await this.uploads.append(status.id, user, 0, req, {
-        checksum: parseChecksum(checksum),
-        declaredLength: contentLengthOf(req),
-      });
-    }
-    res.status(201).location(`/files/uploads/${status.id}`);
+    const size = parseByteCount('Upload-Length', length);
+    const first = { checksum: parseChecksum(checksum), declaredLength: contentLengthOf(req) };
+    let status = await this.uploads.create(user, size, parseMetadata(metadata));
+    // Sent even if the first bytes fail: the client can go on from there.
+    res.location(`/files/uploads/${status.id}`);
+    if (withBytes)
+      status = await this.uploads.append(status.id, user, 0, bodyThrough(req, res), first);
+    res.status(201);
     setStatusHeaders(res, status);
   }
 
@@ -179,7 +179,7 @@ export class TusController {
       id,
       user,
       parseByteCount('Upload-Offset', offset),
-      req,
+      bodyThrough(req, res),
       {
         checksum: parseChecksum(checksum),
         declaredLength: contentLengthOf(req),

@@ -173,7 +173,9 @@ export class S3FileStore extends FileStore implements OnModuleDestroy {
 
   /**
    * Holds S3_PART_SIZE_MB × (S3_UPLOAD_QUEUE_SIZE + 1) bytes at most, plus a chunk, whatever the
-   * append's size, as `write` does.
+   * append's size, as `write` does. (Parts grow past S3_PART_SIZE_MB only for uploads larger than
+   * 10,000 of them, 78 GiB at 8 MiB.) Each append sends the previous one's tail again first: with
+   * small appends, that is up to a part's worth each time.
    */
   async appendResumable(
     key: string,
@@ -198,7 +200,8 @@ export class S3FileStore extends FileStore implements OnModuleDestroy {
     let failure: Error | undefined;
     const sendPart = async (bytes: number) => {
       const all = Buffer.concat(pending, pendingBytes);
-      pending = bytes < all.length ? [all.subarray(bytes)] : [];
+      // A copy: a view would keep the whole part's buffer alive after the part went up.
+      pending = bytes < all.length ? [Buffer.from(all.subarray(bytes))] : [];
       pendingBytes = all.length - bytes;
       const index = state.etags.length;
       state.etags.push(''); // its place, in part order, whichever part is answered first

@@ -1,12 +1,12 @@
 import type { IncomingMessage } from 'node:http';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Transform, type TransformCallback } from 'node:stream';
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { parse as parseContentDisposition } from 'content-disposition';
 import { parse as parseContentType } from 'content-type';
 import type { Request, Response } from 'express';
 import type { Observable } from 'rxjs';
 import { InvalidInputError, TooLargeError } from '../../common/domain-errors.js';
-import { hasBody } from '../../common/request-body.js';
+import { bodyThrough, closeIfUnread, hasBody } from '../../common/request-body.js';
 import { AppConfig } from '../../config/app-config.js';
 import { FilesService } from '../files.service.js';
 import { OCTET_STREAM } from './content-type.js';
@@ -40,10 +40,7 @@ export class RawBodyUploadInterceptor implements NestInterceptor {
         // Where `@UploadedFile()` finds it, as multer puts a part there.
         (req as { file?: UploadedFilePart }).file = await this.receive(req, res);
       } catch (error) {
-        // The rest of the body is not read: to keep the connection, Node would first have to read
-        // all of it for nothing, gigabytes perhaps. With this header it closes the connection
-        // once the answer is out.
-        if (!req.complete) res.setHeader('Connection', 'close');
+        closeIfUnread(req, res);
         throw error;
       }
     }
@@ -56,11 +53,8 @@ export class RawBodyUploadInterceptor implements NestInterceptor {
     // Node's parser has checked that it is a number. Refused before a byte is stored.
     if (Number(req.headers['content-length'] ?? 0) > maxBytes) throw tooLarge(maxBytes);
     const limit = new SizeLimit(maxBytes);
-    // The body flows into it from now on, and the store reads it only once the upload has begun:
-    // an error meanwhile must not go unheard. The store reports it, or `exceeded` does.
-    limit.on('error', () => undefined);
     try {
-      const written = await receiveUpload(this.files, res, bodyOf(req, limit));
+      const written = await receiveUpload(this.files, res, bodyThrough(req, res, limit));
       return { originalname, mimetype: declaredTypeOf(req), size: written.size, written };
     } catch (error) {
       // Whatever the store makes of a source that failed (an error of its own, perhaps), a body
@@ -89,21 +83,6 @@ class SizeLimit extends Transform {
     this.exceeded = tooLarge(this.maxBytes);
     done(this.exceeded);
   }
-}
-
-/**
- * The request body through `limit`. `pipe` does not pass on the end of a request cut short (the
- * client went away): that fails `limit`, as it fails a multipart part. A failing `limit` only
- * unpipes the request, which is left unread: destroying it would destroy the connection, and
- * with it the answer.
- */
-function bodyOf(req: IncomingMessage, limit: SizeLimit): Readable {
-  const cutShort = (error?: Error) => {
-    if (!req.complete) limit.destroy(error ?? new Error('the request ended before its body did'));
-  };
-  req.once('error', cutShort);
-  req.once('close', () => cutShort());
-  return req.pipe(limit);
 }
 
 function isMultipart(req: IncomingMessage): boolean {
