@@ -13,7 +13,7 @@ import {
   TooLargeError,
 } from '../../common/domain-errors.js';
 import { FilesService } from '../files.service.js';
-import { HEAD_BYTES } from '../storage/byte-meter.js';
+import { HeadBytes } from '../storage/byte-meter.js';
 import { FileStore, type ResumableWrite } from '../storage/file-store.js';
 import { storageKeyOf } from '../storage/storage-key.js';
 import { ResumableUploadRepository, type ResumableUpload } from './resumable-upload-repository.js';
@@ -164,13 +164,14 @@ export class ResumableUploads {
       if (upload.completedAt) return statusOf(upload);
       const hasher = ResumableSha256.load(upload.hashState);
       const head = new HeadBytes(upload.head);
+      // Saved while they grow only: past HEAD_BYTES they no longer change.
+      const headGrows = !head.full;
       const appendHash = checksum && createHash('sha256');
       const body = new BoundedSource(source, upload.length - upload.offset);
       // Another append may have the upload now: not a byte more from this one.
       lockLost.addEventListener('abort', () => source.destroy(new Error('the lock was lost')));
-      const write: ResumableWrite = { offset: upload.offset, state: upload.storeState };
       const appended = await this.storing(`append to upload ${id}`, () =>
-        this.store.appendResumable(upload.storageKey, write, body.chunks(), (chunk) => {
+        this.store.appendResumable(upload.storageKey, writeOf(upload), body.chunks(), (chunk) => {
           hasher.update(chunk);
           head.add(chunk);
           appendHash?.update(chunk);
@@ -197,7 +198,7 @@ export class ResumableUploads {
         id,
         holder,
         upload.offset,
-        { ...progressed, head: upload.head.length < HEAD_BYTES ? progressed.head : undefined },
+        { ...progressed, head: headGrows ? progressed.head : undefined },
         { unlock: !finished },
       );
       if (!saved) {
@@ -244,9 +245,8 @@ export class ResumableUploads {
   /** The last byte is in: the bytes become the file's, and the registry row goes in. */
   private async complete(upload: ResumableUpload, holder: string): Promise<UploadStatus> {
     const hasher = ResumableSha256.load(upload.hashState);
-    const write: ResumableWrite = { offset: upload.offset, state: upload.storeState };
     await this.storing(`complete upload ${upload.id}`, () =>
-      this.store.completeResumable(upload.storageKey, write),
+      this.store.completeResumable(upload.storageKey, writeOf(upload)),
     );
     await this.files.commitResumable(
       upload,
@@ -258,8 +258,7 @@ export class ResumableUploads {
   }
 
   private async abort(upload: ResumableUpload): Promise<void> {
-    const write: ResumableWrite = { offset: upload.offset, state: upload.storeState };
-    await this.store.abortResumable(upload.storageKey, write);
+    await this.store.abortResumable(upload.storageKey, writeOf(upload));
   }
 
   /**
@@ -314,6 +313,11 @@ export class ResumableUploads {
   }
 }
 
+/** The store's write of `upload`, as its saved standing says. */
+function writeOf(upload: ResumableUpload): ResumableWrite {
+  return { offset: upload.offset, state: upload.storeState };
+}
+
 function statusOf(upload: ResumableUpload): UploadStatus {
   return {
     id: upload.id,
@@ -324,28 +328,6 @@ function statusOf(upload: ResumableUpload): UploadStatus {
     expiresAt: upload.expiresAt,
     fileId: upload.completedAt ? upload.id : undefined,
   };
-}
-
-/** The first HEAD_BYTES of an upload, growing across appends. */
-class HeadBytes {
-  private readonly parts: Buffer[];
-  private size: number;
-
-  constructor(saved: Buffer) {
-    this.parts = [saved];
-    this.size = saved.length;
-  }
-
-  add(chunk: Buffer): void {
-    if (this.size >= HEAD_BYTES) return;
-    const part = Buffer.from(chunk.subarray(0, HEAD_BYTES - this.size));
-    this.parts.push(part);
-    this.size += part.length;
-  }
-
-  bytes(): Buffer {
-    return Buffer.concat(this.parts);
-  }
 }
 
 /**

@@ -107,7 +107,7 @@ export class LocalFileStore extends FileStore {
   }
 
   /**
-   * Stages the bytes (never over another file), fsyncs them, renames them into place (atomic) and
+   * Stages the bytes (never over another file), syncs them, renames them into place (atomic) and
    * fsyncs the folder: then they survive a crash. Owner-only mode (0600).
    */
   async write(key: string, source: Readable): Promise<WrittenBytes> {
@@ -121,17 +121,14 @@ export class LocalFileStore extends FileStore {
       throw error;
     }
     const meter = new ByteMeter();
-    const flusher = new BackgroundFlusher(file);
-    meter.on('data', (chunk: Buffer) => flusher.written(chunk.length));
-    // Not closed by the stream: a flush may still be running when the last write is done.
-    const writer = file.createWriteStream({ autoClose: false, highWaterMark: WRITE_BUFFER_BYTES });
+    // A failure of the source reaches the write through `meter`, which it destroys.
+    const metering = pipeline(source, meter);
+    metering.catch(() => undefined);
     try {
       try {
-        await pipeline(source, meter, writer);
-        await file.sync();
+        await writeDurably(file, meter, { start: 0, flushEvery: FLUSH_EVERY_BYTES });
+        await metering;
       } finally {
-        await flusher.idle();
-        writer.destroy(); // a FileHandle does not close while a stream of it lives
         await file.close();
       }
       await mkdir(dirname(path), { recursive: true, mode: FOLDER_MODE });
@@ -151,7 +148,7 @@ export class LocalFileStore extends FileStore {
     return { offset: 0, state: '' };
   }
 
-  /** Written in batches of up to 1 MiB, fsynced at the end. */
+  /** Written as `write` writes, synced at the end of each append. */
   async appendResumable(
     key: string,
     write: ResumableWrite,
@@ -163,30 +160,16 @@ export class LocalFileStore extends FileStore {
     try {
       // Bytes past the saved offset are an earlier append's whose standing was never saved.
       await file.truncate(offset);
-      const flusher = new BackgroundFlusher(file, APPEND_FLUSH_EVERY_BYTES);
       // Accepted once in the write stream's buffer: the append resolves only after the last
-      // byte is written and fsynced, and a failed write fails it.
-      const counted = async function* () {
-        for await (const chunk of source) {
+      // byte is written and synced, and a failed write fails it.
+      await writeDurably(file, source, {
+        start: offset,
+        flushEvery: APPEND_FLUSH_EVERY_BYTES,
+        onChunk: (chunk) => {
           accepted(chunk);
           offset += chunk.length;
-          flusher.written(chunk.length);
-          yield chunk;
-        }
-      };
-      // Not closed by the stream: a flush may still be running when the last write is done.
-      const writer = file.createWriteStream({
-        start: offset,
-        autoClose: false,
-        highWaterMark: WRITE_BUFFER_BYTES,
+        },
       });
-      try {
-        await pipeline(counted, writer);
-        await file.datasync();
-      } finally {
-        await flusher.idle();
-        writer.destroy(); // a FileHandle does not close while a stream of it lives
-      }
     } finally {
       await file.close();
     }
@@ -367,6 +350,39 @@ function readableOf(bytes: Buffer, range: ByteRange): Readable {
   return stream;
 }
 
+/**
+ * Writes `chunks` into `file` from `start`, up to 1 MiB at a time, starting an fdatasync every
+ * `flushEvery` bytes on the way (so the closing one has little left), and syncs the data at the
+ * end. `onChunk` sees each chunk as it goes to the write stream. The file stays open.
+ */
+async function writeDurably(
+  file: FileHandle,
+  chunks: AsyncIterable<Buffer>,
+  options: { start: number; flushEvery: number; onChunk?: (chunk: Buffer) => void },
+): Promise<void> {
+  const flusher = new BackgroundFlusher(file, options.flushEvery);
+  const counted = async function* () {
+    for await (const chunk of chunks) {
+      options.onChunk?.(chunk);
+      flusher.written(chunk.length);
+      yield chunk;
+    }
+  };
+  // Not closed by the stream: a flush may still be running when the last write is done.
+  const writer = file.createWriteStream({
+    start: options.start,
+    autoClose: false,
+    highWaterMark: WRITE_BUFFER_BYTES,
+  });
+  try {
+    await pipeline(counted, writer);
+    await file.datasync();
+  } finally {
+    await flusher.idle();
+    writer.destroy(); // a FileHandle does not close while a stream of it lives
+  }
+}
+
 /** Starts an fdatasync every `every` bytes, one at a time, while writing goes on. */
 class BackgroundFlusher {
   private unflushed = 0;
@@ -374,7 +390,7 @@ class BackgroundFlusher {
 
   constructor(
     private readonly file: FileHandle,
-    private readonly every = FLUSH_EVERY_BYTES,
+    private readonly every: number,
   ) {}
 
   written(bytes: number): void {
