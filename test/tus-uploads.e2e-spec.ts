@@ -140,14 +140,15 @@ describe.each(DIALECTS)('tus resumable uploads (%s)', (dialect) => {
       first.once('error', reject);
     });
     first.write(data.subarray(0, data.length / 2));
-    await eventually(async () => {
-      const second = await t.http
-        .patch(path)
-        .auth(alice.token, { type: 'bearer' })
-        .set({ ...TUS, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': '0' })
-        .send(randomBytes(1024));
-      return second.status === 423;
-    }, 'a second append refused while the first runs');
+    // Sent before the first holds the lock, the second would run first and the first be refused.
+    const id = path.split('/').pop()!;
+    await eventually(() => t.resumableUploadLocked(id), 'the first append holding the lock');
+    await t.http
+      .patch(path)
+      .auth(alice.token, { type: 'bearer' })
+      .set({ ...TUS, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': '0' })
+      .send(randomBytes(1024))
+      .expect(423);
 
     first.end(data.subarray(data.length / 2));
     expect(await firstAnswer).toBe(204);

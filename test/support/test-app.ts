@@ -149,6 +149,17 @@ export class TestApp {
     return rows.map((row) => row.storageKey).sort();
   }
 
+  /** Whether a request holds resumable upload `id`'s lock now, as the database knows it. */
+  async resumableUploadLocked(id: string): Promise<boolean> {
+    const row = await this.app
+      .get(Database)
+      .selectFrom('resumableUploads')
+      .select('lockedBy')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row?.lockedBy != null;
+  }
+
   /** Whatever uploads in progress hold: pending marks, and writes the store has not finished. */
   async uploadLeftovers(): Promise<string[]> {
     return [...(await this.pendingUploads()), ...(await this.unfinishedWrites())];
