@@ -252,6 +252,18 @@ describe('metrics off (METRICS_TOKEN unset)', () => {
   });
   afterAll(() => t.close());
 
+  it('documents GET /metrics under operations, with a security scheme of its own', async () => {
+    const { body: doc } = await t.http.get('/docs-json').expect(200);
+    const operation = doc.paths['/metrics'].get;
+    expect(operation.tags).toEqual(['operations']);
+    expect(operation.security).toEqual([{ 'metrics-token': [] }]);
+    expect(Object.keys(operation.responses).sort()).toEqual(['200', '401', '404']);
+    expect(doc.components.securitySchemes['metrics-token']).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+    });
+  });
+
   it('answers 404 to a scrape and measures nothing', async () => {
     const { body } = await t.http
       .get('/metrics')

@@ -9,12 +9,21 @@ const KIND_OF_NODE: Readonly<Record<string, string>> = {
   DeleteQueryNode: 'delete',
   MergeQueryNode: 'merge',
   RawNode: 'raw',
+  // The migrations'.
+  CreateTableNode: 'schema',
+  AlterTableNode: 'schema',
+  DropTableNode: 'schema',
+  CreateIndexNode: 'schema',
+  DropIndexNode: 'schema',
+  CreateSchemaNode: 'schema',
+  CreateViewNode: 'schema',
+  DropViewNode: 'schema',
 };
 
 /**
  * Kysely's `log` option that times every query into `files_db_query_duration_seconds`, by kind
- * (select, insert, update, delete, raw: a `sql` template) and outcome (ok, error). Undefined with
- * metrics off: Kysely then does not even time its queries.
+ * (select, insert, update, delete; raw: a `sql` template; schema: a migration's; other) and
+ * outcome (ok, error). Undefined with metrics off: Kysely then does not even time its queries.
  */
 export function queryMetrics(
   metrics: Metrics | undefined,
