@@ -10,6 +10,9 @@ import { logsRequests } from './common/logging/logger-options.js';
 import { requestLog } from './common/logging/request-log.middleware.js';
 import { requestId } from './common/request-id.middleware.js';
 import type { AppConfig } from './config/app-config.js';
+import { HttpMetrics } from './metrics/http-metrics.js';
+import { Metrics } from './metrics/metrics.js';
+import { METRICS_SECURITY_SCHEME } from './metrics/metrics.controller.js';
 
 /**
  * The whole HTTP application, as `main.ts` serves it and the end-to-end tests drive it:
@@ -27,6 +30,8 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   app.disable('x-powered-by');
   // First of all, so that every response and log line has an id, even a 404's.
   app.use(requestId);
+  // Next, so that a request is timed from its start; not at all with metrics off.
+  if (app.get(Metrics).enabled) app.use(app.get(HttpMetrics).middleware);
   if (logsRequests(config)) app.use(requestLog(rootLogger(config)));
   app.use(
     helmet({
@@ -63,6 +68,14 @@ function setUpOpenApi(app: NestExpressApplication): void {
           'Connect provider. An API key reaches only the routes its scopes cover ' +
           '(`x-required-scopes` on each operation).',
       })
+      .addBearerAuth(
+        {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'The METRICS_TOKEN the service was started with (`GET /metrics` only).',
+        },
+        METRICS_SECURITY_SCHEME,
+      )
       .build(),
   );
   SwaggerModule.setup('docs', app, document, {

@@ -21,6 +21,7 @@ import { FilesModule } from './files/files.module.js';
 import { StorageSweeper } from './files/storage-sweeper.js';
 import { HealthModule } from './health/health.module.js';
 import { ImagesModule } from './images/images.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { BootstrapAdmin } from './users/bootstrap-admin.js';
 import { UsersModule } from './users/users.module.js';
 
@@ -32,6 +33,7 @@ export class AppModule implements NestModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggerModule.forRoot(loggerOptions(config)),
+        MetricsModule,
         DatabaseModule,
         UsersModule,
         AccountsModule,

@@ -15,6 +15,8 @@ const DECLARED_PUBLIC = [
   'HEAD /files/:id/signed-download',
   // How a tus client learns what the server speaks, before it has a token in use.
   'OPTIONS /files/uploads',
+  // Not a user's route: Prometheus scrapes it with METRICS_TOKEN (MetricsTokenGuard).
+  'GET /metrics',
 ];
 
 /** The routes closed to API keys: keys are managed with a session, never with a key. */

@@ -16,6 +16,18 @@ describe('ConcurrencyGate', () => {
     expect(gate.stats).toMatchObject({ active: 2, waiting: 0 });
   });
 
+  it('counts the callers it refuses, for a full queue and for a wait that ran out', async () => {
+    jest.useFakeTimers();
+    const gate = new ConcurrencyGate(1, 1, 5000);
+    await gate.acquire();
+    const waiting = gate.acquire();
+    await expect(gate.acquire()).rejects.toBeInstanceOf(GateBusyError);
+    expect(gate.refused).toBe(1);
+    jest.advanceTimersByTime(5000);
+    await expect(waiting).rejects.toBeInstanceOf(GateBusyError);
+    expect(gate.refused).toBe(2);
+  });
+
   it('serves the queue first in, first out', async () => {
     const gate = new ConcurrencyGate(1, 3, 10_000);
     const release = await gate.acquire();

@@ -32,6 +32,8 @@ export class ConcurrencyGate {
   private readonly waiting: Waiter[] = [];
   /** Moving average of how long a grant is held, for Retry-After. */
   private averageHoldMs = 1000;
+  /** Callers refused so far (queue full, or the wait ran out): a total for the metrics. */
+  private refusals = 0;
 
   constructor(
     readonly capacity: number,
@@ -80,6 +82,11 @@ export class ConcurrencyGate {
     });
   }
 
+  /** Callers refused so far, their queue full or their wait run out (never reset). */
+  get refused(): number {
+    return this.refusals;
+  }
+
   /** `active`: holders now; `waiting`: in the queue; `used`: units held (= active when unweighted). */
   get stats(): { active: number; waiting: number; used: number } {
     return { active: this.holders, waiting: this.waiting.length, used: this.used };
@@ -120,6 +127,7 @@ export class ConcurrencyGate {
   }
 
   private busy(): GateBusyError {
+    this.refusals++;
     return new GateBusyError(this.busyMessage, this.retryAfterSeconds());
   }
 }

@@ -100,6 +100,8 @@ export class AppConfig {
   /** How downloads hand out the bytes: through the service, or by a redirect to the store. */
   readonly downloadRedirect!:
     { readonly mode: 'none' } | { readonly mode: 'presigned'; readonly ttlSeconds: number };
+  /** The token `GET /metrics` asks for; metrics are off (not even measured) when unset. */
+  readonly metricsToken?: string;
 
   constructor(values: AppConfig) {
     Object.assign(this, values);
@@ -283,6 +285,7 @@ export function loadConfig(
       vars.DOWNLOAD_REDIRECT === 'presigned'
         ? { mode: 'presigned', ttlSeconds: vars.DOWNLOAD_REDIRECT_TTL_SECONDS }
         : { mode: 'none' },
+    metricsToken: vars.METRICS_TOKEN,
   });
   return { config, warnings };
 }

@@ -414,6 +414,14 @@ export class EnvironmentVariables {
   @Min(1, { message: 'must be a whole number of seconds from 1 to 3600' })
   @Max(3600, { message: 'must be a whole number of seconds from 1 to 3600' })
   DOWNLOAD_REDIRECT_TTL_SECONDS = 60;
+
+  /**
+   * The bearer token Prometheus scrapes `GET /metrics` with. Unset: metrics are off (the route is
+   * a 404 and nothing is measured).
+   */
+  @IsOptional()
+  @MinBytes(16)
+  METRICS_TOKEN?: string;
 }
 
 /** Variables whose values never appear in an error message. */
@@ -423,4 +431,5 @@ export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
   'LINK_SECRET',
   'LINK_PREVIOUS_SECRETS',
   'ADMIN_PASSWORD',
+  'METRICS_TOKEN',
 ]);

@@ -2,9 +2,11 @@ import { Global, Logger, Module } from '@nestjs/common';
 import { PostgresAdapter, sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import { AppConfig } from '../config/app-config.js';
+import { Metrics } from '../metrics/metrics.js';
 import { Database } from './database.js';
 import { Leases } from './leases.js';
 import { migrations } from './migrations/index.js';
+import { queryMetrics } from './query-metrics.js';
 
 /** Opens the registry database and brings its schema up to date before anything uses it. */
 @Global()
@@ -12,9 +14,10 @@ import { migrations } from './migrations/index.js';
   providers: [
     {
       provide: Database,
-      inject: [AppConfig],
-      useFactory: async (config: AppConfig) => {
-        const db = Database.connect(config.database);
+      // The CLI has no metrics.
+      inject: [AppConfig, { token: Metrics, optional: true }],
+      useFactory: async (config: AppConfig, metrics?: Metrics) => {
+        const db = Database.connect(config.database, queryMetrics(metrics));
         try {
           await migrateToLatest(db);
         } catch (error) {

@@ -6,6 +6,7 @@ import {
   CamelCasePlugin,
   Dialect,
   Kysely,
+  type LogEvent,
   PostgresDialect,
   SqliteDialect,
   Transaction,
@@ -20,8 +21,9 @@ import { isSerializationFailure } from './database-errors.js';
  * snake_case in the database and camelCase in TypeScript (CamelCasePlugin).
  */
 export class Database extends Kysely<Tables> implements OnApplicationShutdown {
-  static connect(config: DatabaseConfig): Database {
-    return new Database({ dialect: createDialect(config), plugins: [new CamelCasePlugin()] });
+  /** `log` sees every query once it ran or failed (see `queryMetrics`). */
+  static connect(config: DatabaseConfig, log?: (event: LogEvent) => void): Database {
+    return new Database({ dialect: createDialect(config), plugins: [new CamelCasePlugin()], log });
   }
 
   /**

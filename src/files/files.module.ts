@@ -4,14 +4,17 @@ import type { MulterModuleOptions } from '@nestjs/platform-express';
 // could not depend on FilesService, a provider of this very module.
 import { MULTER_MODULE_OPTIONS } from '@nestjs/platform-express/multer/files.constants.js';
 import { AppConfig } from '../config/app-config.js';
+import { Metrics } from '../metrics/metrics.js';
 import { DownloadsController } from './downloads.controller.js';
 import { FileResponder } from './download/file-responder.js';
 import { FileRegistry } from './file-registry.js';
+import { FilesMetrics } from './files-metrics.js';
 import { FilesController } from './files.controller.js';
 import { FilesService } from './files.service.js';
 import { SignedLinks } from './links/signed-links.js';
 import { FileStore } from './storage/file-store.js';
 import { createFileStore } from './storage/create-file-store.js';
+import { measuredFileStore } from './storage/measured-file-store.js';
 import { ResumableUploadRepository } from './resumable/resumable-upload-repository.js';
 import { ResumableUploads } from './resumable/resumable-uploads.service.js';
 import { TusController } from './resumable/tus.controller.js';
@@ -26,11 +29,17 @@ import { UploadStorageEngine } from './upload/upload-storage-engine.js';
     FilesService,
     FileRegistry,
     FileResponder,
+    FilesMetrics,
     SignedLinks,
     PendingUploads,
     ResumableUploads,
     ResumableUploadRepository,
-    { provide: FileStore, inject: [AppConfig], useFactory: createFileStore },
+    {
+      provide: FileStore,
+      inject: [AppConfig, Metrics],
+      useFactory: (config: AppConfig, metrics: Metrics) =>
+        measuredFileStore(createFileStore(config), metrics),
+    },
     {
       provide: MULTER_MODULE_OPTIONS,
       inject: [AppConfig, FilesService],

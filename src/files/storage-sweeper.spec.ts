@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { AppConfig, loadConfig } from '../config/app-config.js';
+import { Metrics } from '../metrics/metrics.js';
 import { Database } from '../database/database.js';
 import { migrateToLatest } from '../database/database.module.js';
 import { Leases } from '../database/leases.js';
@@ -48,6 +49,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
         new FilesService(registry, store, pending),
       ),
       new Leases(database),
+      Metrics.off(),
     );
 
   beforeEach(async () => {

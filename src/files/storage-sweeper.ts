@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { Leases } from '../database/leases.js';
+import { Metrics, type CounterHandle } from '../metrics/metrics.js';
 import { FileRegistry } from './file-registry.js';
 import { FileStore, type IncompleteWrite, type StoredObject } from './storage/file-store.js';
 import { ResumableUploads } from './resumable/resumable-uploads.service.js';
@@ -48,6 +49,8 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(StorageSweeper.name);
   private timer?: NodeJS.Timeout;
   private running?: Promise<SweepResult>;
+  private readonly runs: CounterHandle<'outcome'>;
+  private readonly removals: CounterHandle<'kind'>;
 
   constructor(
     private readonly config: AppConfig,
@@ -56,7 +59,20 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly pendingUploads: PendingUploads,
     private readonly resumableUploads: ResumableUploads,
     private readonly leases: Leases,
-  ) {}
+    metrics: Metrics,
+  ) {
+    this.runs = metrics.counter(
+      'files_sweeper_runs_total',
+      'Sweeper passes, by outcome: swept, skipped (another instance held the lease), failed',
+      ['outcome'],
+    );
+    this.removals = metrics.counter(
+      'files_sweeper_removed_total',
+      'What the sweeper removed, by kind (the fields of SweepResult): abandonedUploads, ' +
+        'expiredUploads, orphanedFiles, incompleteWrites',
+      ['kind'],
+    );
+  }
 
   onApplicationBootstrap(): void {
     // In the background: a large store must not hold up start-up.
@@ -73,12 +89,24 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   /** One pass; a pass asked for while one runs joins it. */
   sweep(): Promise<SweepResult> {
     this.running ??= this.sweepUnderLease()
+      .then((result) => {
+        this.count(result);
+        return result;
+      })
       .catch((error: unknown) => {
         this.logger.error(`sweep failed: ${String(error)}`);
+        this.runs.inc({ outcome: 'failed' });
         return NOTHING_SWEPT;
       })
       .finally(() => (this.running = undefined));
     return this.running;
+  }
+
+  private count({ swept, ...removed }: SweepResult): void {
+    this.runs.inc({ outcome: swept ? 'swept' : 'skipped' });
+    for (const [kind, count] of Object.entries(removed)) {
+      if (count > 0) this.removals.inc({ kind }, count);
+    }
   }
 
   private async sweepUnderLease(): Promise<SweepResult> {

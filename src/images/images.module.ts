@@ -4,6 +4,7 @@ import { memoryStorage } from 'multer';
 import { AppConfig } from '../config/app-config.js';
 import { FilesModule } from '../files/files.module.js';
 import { ImageAdmissionInterceptor, ImageGate, ImageMemoryBudget } from './image-gate.js';
+import { ImageGateMetrics } from './image-gate-metrics.js';
 import { ImageProcessor } from './image-processor.js';
 import { ImagesController } from './images.controller.js';
 import { ImagesService } from './images.service.js';
@@ -35,6 +36,7 @@ import { ImagesService } from './images.service.js';
     ImageAdmissionInterceptor,
     ImageGate,
     ImageMemoryBudget,
+    ImageGateMetrics,
   ],
 })
 export class ImagesModule {}

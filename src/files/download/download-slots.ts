@@ -34,6 +34,14 @@ export class DownloadSlots {
     this.sweeper = new StallSweeper(config.idleTimeoutSeconds * 1000);
   }
 
+  /** Downloads sending their body now, of all holders. */
+  get inProgress(): number {
+    let total = 0;
+    for (const counts of Object.values(this.held))
+      for (const count of counts.values()) total += count;
+    return total;
+  }
+
   /**
    * Counts a download of `fileId` against `key` (a user id, a link's signature) until `response`
    * closes, finished, failed or abandoned, and ends it if its client stops reading. Call it when the

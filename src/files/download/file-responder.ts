@@ -37,6 +37,11 @@ export class FileResponder {
     this.redirect = config.downloadRedirect;
   }
 
+  /** Downloads sending their body now. */
+  get downloadsInProgress(): number {
+    return this.slots.inProgress;
+  }
+
   /**
    * Answers on `res`: status, headers and the body, if any. A body counts against `holderKey` of
    * `holder` (a user's id, a link's signature) while it is sent.

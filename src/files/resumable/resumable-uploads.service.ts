@@ -60,6 +60,7 @@ export interface AppendOptions {
 @Injectable()
 export class ResumableUploads {
   private readonly logger = new Logger(ResumableUploads.name);
+  private appending = 0;
 
   constructor(
     private readonly config: AppConfig,
@@ -146,7 +147,27 @@ export class ResumableUploads {
     caller: Caller,
     offset: number,
     source: Readable,
-    { checksum, declaredLength }: AppendOptions = {},
+    options: AppendOptions = {},
+  ): Promise<UploadStatus> {
+    this.appending++;
+    try {
+      return await this.appendCounted(id, caller, offset, source, options);
+    } finally {
+      this.appending--;
+    }
+  }
+
+  /** Appends running in this process now (their requests' bodies on their way). */
+  get appendsInProgress(): number {
+    return this.appending;
+  }
+
+  private async appendCounted(
+    id: string,
+    caller: Caller,
+    offset: number,
+    source: Readable,
+    { checksum, declaredLength }: AppendOptions,
   ): Promise<UploadStatus> {
     const found = await this.findOwn(id, caller);
     if (offset !== found.offset) {

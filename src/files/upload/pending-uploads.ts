@@ -30,6 +30,11 @@ export class PendingUploads implements OnModuleDestroy {
     clearInterval(this.timer);
   }
 
+  /** Uploads of this process on their way: marked, and neither registered nor discarded yet. */
+  get inProgress(): number {
+    return this.live.size;
+  }
+
   async mark(storageKey: string): Promise<void> {
     const now = Date.now();
     await this.db
