@@ -6,6 +6,7 @@ import { MULTER_MODULE_OPTIONS } from '@nestjs/platform-express/multer/files.con
 import { AppConfig } from '../config/app-config.js';
 import { DownloadsController } from './downloads.controller.js';
 import { FileResponder } from './download/file-responder.js';
+import { FileLifetimes } from './file-lifetimes.js';
 import { FileRegistry } from './file-registry.js';
 import { FilesController } from './files.controller.js';
 import { FilesService } from './files.service.js';
@@ -25,6 +26,7 @@ import { UploadStorageEngine } from './upload/upload-storage-engine.js';
   providers: [
     FilesService,
     FileRegistry,
+    FileLifetimes,
     FileResponder,
     SignedLinks,
     PendingUploads,

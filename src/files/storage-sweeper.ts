@@ -13,6 +13,8 @@ export interface SweepResult {
   abandonedUploads: number;
   /** Resumable uploads past their expiry: unfinished ones with their bytes. */
   expiredUploads: number;
+  /** Files past their `expiresAt`: their registry rows and bytes. */
+  expiredFiles: number;
   /** Stored bytes that no registry entry names and no upload is writing. */
   orphanedFiles: number;
   /** Writes a crash cut short: staged local files, incomplete S3 multipart uploads. */
@@ -31,6 +33,7 @@ const NOTHING_SWEPT: SweepResult = {
   swept: false,
   abandonedUploads: 0,
   expiredUploads: 0,
+  expiredFiles: 0,
   orphanedFiles: 0,
   incompleteWrites: 0,
 };
@@ -94,6 +97,7 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
         abandonedUploads: await this.sweepAbandonedUploads(cutoff),
         // Before the orphans: the bytes of an expired upload go with it, not a pass later.
         expiredUploads: await this.resumableUploads.sweepExpired(),
+        expiredFiles: await this.sweepExpiredFiles(),
         orphanedFiles: await this.sweepOrphans(cutoff),
         incompleteWrites: await this.sweepIncompleteWrites(cutoff),
       };
@@ -117,6 +121,27 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
       removed++;
     }
     return removed;
+  }
+
+  /**
+   * Files past their expiry, BATCH at a time until none is left: the row goes first, then the
+   * bytes, as a deletion does. Bytes that cannot go now are orphans, for a later pass.
+   */
+  private async sweepExpiredFiles(): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const files = await this.registry.deleteExpired(Date.now(), BATCH);
+      for (const file of files) {
+        await this.store.remove(file.storageKey).catch((error: unknown) => {
+          this.logger.warn(
+            `could not remove the bytes of expired file ${file.id} (${String(error)}): left to a later pass`,
+          );
+        });
+        this.logger.log(`removed file ${file.id}, expired at ${file.expiresAt?.toISOString()}`);
+      }
+      removed += files.length;
+      if (files.length < BATCH) return removed;
+    }
   }
 
   private async sweepOrphans(cutoff: number): Promise<number> {
