@@ -128,11 +128,9 @@ describe.each(DIALECTS)('file expiry (%s)', (dialect) => {
     })
       .png()
       .toBuffer();
-    const { body: file } = await upload(
-      alice.token,
-      image,
-      `?expiresIn=${SHORT_LIFETIME}`,
-    ).expect(201);
+    const { body: file } = await upload(alice.token, image, `?expiresIn=${SHORT_LIFETIME}`).expect(
+      201,
+    );
     const id = (file as FileBody).id;
     const auth = { type: 'bearer' } as const;
     // Alive: downloaded (and so remembered by the registry), and a link made for it.

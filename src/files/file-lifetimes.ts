@@ -65,7 +65,11 @@ export class FileLifetimes {
    * has passed `checkRequested`. A default set before the cap was lowered is cut to the cap: the
    * owner did not ask for it on this upload, the cap holds for every file.
    */
-  async expiresAt(ownerId: string, requested: number | undefined, from: Date): Promise<Date | null> {
+  async expiresAt(
+    ownerId: string,
+    requested: number | undefined,
+    from: Date,
+  ): Promise<Date | null> {
     let seconds = requested ?? (await this.defaults.defaultFileTtlSeconds(ownerId));
     if (seconds === null) return null;
     if (this.maxSeconds !== undefined) seconds = Math.min(seconds, this.maxSeconds);

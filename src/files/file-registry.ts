@@ -61,10 +61,7 @@ export class FileRegistry {
       // A sweeper took the mark for abandoned (it went unrenewed for the whole grace period):
       // the bytes are gone or going, and must not be registered.
       if (Number(unmarked.numDeletedRows) === 0) throw new PendingMarkLostError(file.storageKey);
-      await trx
-        .insertInto('files')
-        .values(toRow(file))
-        .execute();
+      await trx.insertInto('files').values(toRow(file)).execute();
     });
   }
 
@@ -82,10 +79,7 @@ export class FileRegistry {
         .where('completedAt', 'is', null)
         .executeTakeFirst();
       if (Number(completed.numUpdatedRows) === 0) throw new UploadLockLostError(file.id);
-      await trx
-        .insertInto('files')
-        .values(toRow(file))
-        .execute();
+      await trx.insertInto('files').values(toRow(file)).execute();
     });
   }
 

@@ -273,7 +273,6 @@ export class FilesService {
   }
 }
 
-
 /** An upload whose bytes are in the store, with what was learnt of them on the way. */
 export interface WrittenUpload extends WrittenBytes {
   upload: PendingUpload;

@@ -109,10 +109,7 @@ export class UsersService {
    * affects the files uploaded after it.
    * @throws InvalidInputError when `defaultFileTtlSeconds` is over MAX_FILE_TTL_SECONDS
    */
-  async update(
-    id: string,
-    { password, role, defaultFileTtlSeconds }: UserChanges,
-  ): Promise<User> {
+  async update(id: string, { password, role, defaultFileTtlSeconds }: UserChanges): Promise<User> {
     this.checkDefaultFileTtl(defaultFileTtlSeconds);
     const passwordHash = password === undefined ? undefined : await this.hasher.hash(password);
     const user = await this.repository.serializable(async (trx) => {

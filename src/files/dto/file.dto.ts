@@ -40,7 +40,7 @@ export class FileDto {
     nullable: true,
     example: null,
     description:
-      'When the file stops existing (its `expiresIn` at upload, else its owner\'s default ' +
+      "When the file stops existing (its `expiresIn` at upload, else its owner's default " +
       'lifetime): from then on it is a 404 everywhere, its links included. Null: until deleted.',
   })
   expiresAt!: string | null;
