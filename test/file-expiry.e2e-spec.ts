@@ -123,17 +123,30 @@ describe.each(DIALECTS)('file expiry (%s)', (dialect) => {
   });
 
   it('makes an expired file a 404 everywhere at once, and the sweeper removes its row and bytes', async () => {
-    const image = await sharp({
-      create: { width: 8, height: 8, channels: 3, background: '#336699' },
-    })
-      .png()
-      .toBuffer();
-    const { body: file } = await upload(alice.token, image, `?expiresIn=${SHORT_LIFETIME}`).expect(
-      201,
-    );
-    const id = (file as FileBody).id;
+    // A second instance on the same database and store: each remembers the entries it found.
+    // Started first: its start-up sweep must be over before the file expires.
+    const beside = await TestApp.startBeside(t, { MAX_FILE_TTL_SECONDS: String(MAX_TTL) });
+    try {
+      const image = await sharp({
+        create: { width: 8, height: 8, channels: 3, background: '#336699' },
+      })
+        .png()
+        .toBuffer();
+      const uploaded = await upload(alice.token, image, `?expiresIn=${SHORT_LIFETIME}`);
+      expect(uploaded.status).toBe(201);
+      await expectExpiredEverywhere((uploaded.body as FileBody).id, beside);
+    } finally {
+      await beside.close();
+    }
+  });
+
+  /**
+   * Downloads file `id` of alice's (so each instance remembers its entry) and makes a link for
+   * it; once it has expired, every route says 404 on both instances; then a sweep removes it.
+   */
+  async function expectExpiredEverywhere(id: string, beside: TestApp): Promise<void> {
     const auth = { type: 'bearer' } as const;
-    // Alive: downloaded (and so remembered by the registry), and a link made for it.
+    await beside.http.get(`/files/${id}/download`).auth(alice.token, auth).expect(200);
     await t.http.get(`/files/${id}/download`).auth(alice.token, auth).expect(200);
     const { body: link } = await t.http
       .post(`/files/${id}/links`)
@@ -142,6 +155,7 @@ describe.each(DIALECTS)('file expiry (%s)', (dialect) => {
       .expect(201);
     const linkPath = new URL(link.url as string).pathname + new URL(link.url as string).search;
     await t.http.get(linkPath).expect(200);
+    await beside.http.get(linkPath).expect(200);
 
     await eventually(
       async () => (await t.http.get(`/files/${id}`).auth(alice.token, auth)).status === 404,
@@ -158,6 +172,9 @@ describe.each(DIALECTS)('file expiry (%s)', (dialect) => {
       const { body: list } = await t.http.get('/files?limit=1000').auth(token, auth).expect(200);
       expect((list.items as FileBody[]).map((item) => item.id)).not.toContain(id);
     }
+    await beside.http.get(`/files/${id}`).auth(alice.token, auth).expect(404);
+    await beside.http.get(`/files/${id}/download`).auth(alice.token, auth).expect(404);
+    await beside.http.get(linkPath).expect(404);
     // As for a file that does not exist.
     await t.http.delete(`/files/${id}`).auth(alice.token, auth).expect(404);
 
@@ -169,7 +186,7 @@ describe.each(DIALECTS)('file expiry (%s)', (dialect) => {
     await eventually(async () => (await sweeper.sweep()).expiredFiles > 0, 'a sweep removing it');
     expect(await t.storedKeys()).not.toContain(key);
     expect(await rowExists(id)).toBe(false);
-  });
+  }
 
   it("applies a user's default lifetime when the upload names none, blurred files included", async () => {
     const bob = await t.createUser('user', admin);
