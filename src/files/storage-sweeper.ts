@@ -132,12 +132,15 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
     for (;;) {
       const files = await this.registry.deleteExpired(Date.now(), BATCH);
       for (const file of files) {
-        await this.store.remove(file.storageKey).catch((error: unknown) => {
+        const expired = `file ${file.id}, expired at ${file.expiresAt?.toISOString()}`;
+        try {
+          await this.store.remove(file.storageKey);
+          this.logger.log(`removed ${expired}`);
+        } catch (error) {
           this.logger.warn(
-            `could not remove the bytes of expired file ${file.id} (${String(error)}): left to a later pass`,
+            `removed the entry of ${expired}, but not its bytes (${String(error)}): left to a later pass`,
           );
-        });
-        this.logger.log(`removed file ${file.id}, expired at ${file.expiresAt?.toISOString()}`);
+        }
       }
       removed += files.length;
       if (files.length < BATCH) return removed;
