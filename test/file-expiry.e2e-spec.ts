@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { Database } from '../src/database/database.js';
 import { StorageSweeper } from '../src/files/storage-sweeper.js';
 import { storageKeyOf } from '../src/files/storage/storage-key.js';
-import { multipartBody } from './support/multipart.js';
+import { multipartBody, multipartEnvelope } from './support/multipart.js';
 import { eventually } from './support/storage.js';
 import { DIALECTS } from './support/test-database.js';
 import { TestApp, type TestUser } from './support/test-app.js';
@@ -60,6 +60,36 @@ describe.each(DIALECTS)('file expiry (%s)', (dialect) => {
       .send(data);
   }
 
+  /** POST /files with an `expiresIn` form field of `value` before or after the file part. */
+  function uploadWithField(
+    token: string,
+    data: Buffer,
+    value: string,
+    where: 'before' | 'after',
+    query = '',
+  ) {
+    const { head, tail, contentType } = multipartEnvelope({ filename: 'f.bin' });
+    const boundary = contentType.split('boundary=')[1];
+    const field = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="expiresIn"\r\n\r\n${value}\r\n`,
+    );
+    const body =
+      where === 'before'
+        ? Buffer.concat([field, head, data, tail])
+        : Buffer.concat([
+            head,
+            data,
+            Buffer.from('\r\n'),
+            field,
+            Buffer.from(`--${boundary}--\r\n`),
+          ]);
+    return t.http
+      .post(`/files${query}`)
+      .auth(token, { type: 'bearer' })
+      .set('Content-Type', contentType)
+      .send(body);
+  }
+
   async function rowExists(id: string): Promise<boolean> {
     const row = await t.app
       .get(Database)
@@ -102,6 +132,39 @@ describe.each(DIALECTS)('file expiry (%s)', (dialect) => {
     const maxAge = Number(/max-age=(\d+)/.exec(download.headers['cache-control'])![1]);
     expect(maxAge).toBeLessThanOrEqual(60);
     expect(maxAge).toBeGreaterThan(0);
+  });
+
+  it('takes expiresIn as a multipart field before the file, and refuses one after it', async () => {
+    const before = await uploadWithField(alice.token, randomBytes(100), '120', 'before');
+    expect(before.status).toBe(201);
+    expect(lifetimeOf(before.body as FileBody)).toBe(120);
+
+    const keys = await t.storedKeys();
+    const after = await uploadWithField(alice.token, randomBytes(100), '120', 'after');
+    expect(after.status).toBe(400);
+    expect(after.body.message).toContain('before the file');
+    const over = await uploadWithField(
+      alice.token,
+      randomBytes(100),
+      String(MAX_TTL + 1),
+      'before',
+    );
+    expect(over.status).toBe(400);
+    expect(over.body.message).toContain(`MAX_FILE_TTL_SECONDS (${MAX_TTL} seconds)`);
+    const twice = await uploadWithField(
+      alice.token,
+      randomBytes(9),
+      '60',
+      'before',
+      '?expiresIn=60',
+    );
+    expect(twice.status).toBe(400);
+    expect(twice.body.message).toContain('given once');
+    await eventually(
+      async () => (await t.pendingUploads()).length === 0,
+      'the refused uploads gone',
+    );
+    expect(await t.storedKeys()).toEqual(keys);
   });
 
   it('refuses an expiresIn that is not a whole number of seconds, or over the cap, storing nothing', async () => {

@@ -39,8 +39,7 @@ import { FilesService } from './files.service.js';
 import { SignedLinks } from './links/signed-links.js';
 import { FILE_PART_REWRITE_OPTIONS } from './upload/file-part-stream.js';
 import { RawBodyUploadInterceptor } from './upload/raw-body-upload.interceptor.js';
-import { UploadLifetimeInterceptor } from './upload/upload-lifetime.interceptor.js';
-import { parseLifetime } from './file-lifetimes.js';
+import { lifetimeOf, UploadLifetimeInterceptor } from './upload/upload-lifetime.interceptor.js';
 import type { UploadedFilePart } from './upload/received-upload.js';
 
 @ApiTags('files')
@@ -82,7 +81,15 @@ export class FilesController {
           schema: {
             type: 'object',
             required: ['file'],
-            properties: { file: { type: 'string', format: 'binary' } },
+            properties: {
+              expiresIn: {
+                type: 'integer',
+                minimum: 1,
+                description:
+                  'As the `expiresIn` query parameter (not both), in a field before the file part',
+              },
+              file: { type: 'string', format: 'binary' },
+            },
           },
         },
         'application/octet-stream': {
@@ -111,7 +118,8 @@ export class FilesController {
     type: 'integer',
     required: false,
     description:
-      'Seconds the file lives, from the upload (a whole number, at least 1); then it is a 404 ' +
+      'Seconds the file lives, from the upload (a whole number, at least 1; or a multipart ' +
+      'field `expiresIn` before the file part); then it is a 404 ' +
       'everywhere, its signed links included, and the sweeper removes it. At most ' +
       'MAX_FILE_TTL_SECONDS when that is set: more is a 400 before a byte is stored, never cut ' +
       "short. Without it, the owner's default lifetime (`defaultFileTtlSeconds`, also capped), " +
@@ -133,7 +141,8 @@ export class FilesController {
   })
   async upload(
     @UploadedFile() upload: UploadedFilePart | undefined,
-    @Query('expiresIn') expiresIn: unknown,
+    @Query('expiresIn') queryLifetime: unknown,
+    @Body('expiresIn') fieldLifetime: unknown,
     @CurrentUser() user: AuthenticatedUser,
     @Res({ passthrough: true }) res: Response,
   ): Promise<FileDto> {
@@ -146,7 +155,7 @@ export class FilesController {
       upload.written,
       user,
       { filename: upload.originalname, declaredType: upload.mimetype },
-      parseLifetime(expiresIn),
+      lifetimeOf(upload, queryLifetime, fieldLifetime),
     );
     res.location(`/files/${file.id}`);
     return FileDto.from(file);

@@ -1,9 +1,11 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Observable } from 'rxjs';
+import { InvalidInputError } from '../../common/domain-errors.js';
 import { closeIfUnread } from '../../common/request-body.js';
 import { parseLifetime } from '../file-lifetimes.js';
 import { FilesService } from '../files.service.js';
+import type { UploadedFilePart } from './received-upload.js';
 
 /**
  * Checks an upload's `?expiresIn=` before its body is read, bound before the interceptors that
@@ -26,4 +28,26 @@ export class UploadLifetimeInterceptor implements NestInterceptor {
     }
     return next.handle();
   }
+}
+
+/**
+ * The lifetime an upload asked for: `?expiresIn=`, or a multipart `expiresIn` field sent before
+ * the file part (`UploadStorageEngine` read it then). Both, or a field after the file (which came
+ * too late to be checked before the bytes), are refused rather than one of them ignored.
+ * @throws InvalidInputError
+ */
+export function lifetimeOf(
+  upload: UploadedFilePart,
+  queryValue: unknown,
+  fieldValue: unknown,
+): number | undefined {
+  const fromQuery = parseLifetime(queryValue);
+  if (fieldValue === undefined) return fromQuery;
+  if (fromQuery !== undefined) {
+    throw new InvalidInputError('expiresIn must be given once: as a query parameter or a field');
+  }
+  if (upload.expiresIn === undefined) {
+    throw new InvalidInputError('the expiresIn field must come before the file part');
+  }
+  return upload.expiresIn;
 }
