@@ -10,6 +10,7 @@ import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { json } from 'express';
 import { LoggerModule } from 'nestjs-pino';
 import { AccountsModule } from './accounts/accounts.module.js';
+import { OwnerFileDefaultsModule } from './accounts/owner-file-defaults.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { LogFlush } from './common/logging/log-flush.js';
@@ -37,6 +38,7 @@ export class AppModule implements NestModule {
         DatabaseModule,
         UsersModule,
         AccountsModule,
+        OwnerFileDefaultsModule,
         AuthModule,
         FilesModule,
         ImagesModule,

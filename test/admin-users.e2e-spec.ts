@@ -28,6 +28,7 @@ describe.each(DIALECTS)('/admin/users (%s)', (dialect) => {
       username: 'carol',
       role: 'user',
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      defaultFileTtlSeconds: null,
     });
     expect(JSON.stringify(body) + JSON.stringify(headers)).not.toMatch(/argon|carols-password/);
     await t.login('carol', 'carols-password');
@@ -42,6 +43,7 @@ describe.each(DIALECTS)('/admin/users (%s)', (dialect) => {
           username: ADMIN.username,
           role: 'admin',
           createdAt: expect.any(String),
+          defaultFileTtlSeconds: null,
         },
       ]),
     );

@@ -106,6 +106,7 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
         sha256: sha256(NINE),
         createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
         ownerId: alice.id,
+        expiresAt: null,
       });
       expect(response.headers.location).toBe(`/files/${response.body.id}`);
       expect((await download(response.body.id).expect(200)).body).toEqual(NINE);
@@ -286,6 +287,7 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
         sha256: sha256(image),
         createdAt: expect.any(String),
         ownerId: alice.id,
+        expiresAt: null,
       });
       expect(response.headers.location).toBe(`/files/${response.body.id}`);
       expect((await download(response.body.id).expect(200)).body).toEqual(image);

@@ -82,7 +82,11 @@ describe('AuthService password verifications', () => {
     db = Database.connect(config.database);
     await migrateToLatest(db);
     hasher = new HeldHasher();
-    const users = new UsersService(new UserRepository(db), hasher as unknown as PasswordHasher);
+    const users = new UsersService(
+      new UserRepository(db),
+      hasher as unknown as PasswordHasher,
+      config,
+    );
     auth = new AuthService(
       users,
       new SessionTokens(config, new VerifiedTokenCache(0)),

@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AccountsModule } from '../accounts/accounts.module.js';
+import { OwnerFileDefaultsModule } from '../accounts/owner-file-defaults.module.js';
 import { AuthModule } from '../auth/auth.module.js';
 import { AppConfig } from '../config/app-config.js';
 import { ConfigModule } from '../config/config.module.js';
@@ -17,6 +18,7 @@ export class CliModule {
         DatabaseModule,
         UsersModule,
         AccountsModule,
+        OwnerFileDefaultsModule,
         AuthModule,
       ],
     };

@@ -47,6 +47,8 @@ export class AppConfig {
     /** A resumable upload that makes no progress for this long expires. */
     readonly expiryMs: number;
   };
+  /** File lifetimes: the longest one a file may be given; undefined when there is no cap. */
+  readonly fileExpiry!: { readonly maxTtlSeconds: number | undefined };
   readonly images!: {
     readonly maxBytes: number;
     readonly maxPixels: number;
@@ -230,6 +232,7 @@ export function loadConfig(
       idleTimeoutSeconds: vars.UPLOAD_IDLE_TIMEOUT_SECONDS,
       expiryMs: vars.UPLOAD_EXPIRY_HOURS * 3_600_000,
     },
+    fileExpiry: { maxTtlSeconds: vars.MAX_FILE_TTL_SECONDS },
     images: {
       maxBytes: vars.MAX_IMAGE_BYTES,
       maxPixels: vars.MAX_IMAGE_PIXELS,

@@ -233,6 +233,13 @@ export class EnvironmentVariables {
   @Min(1, { message: 'must be a whole number of hours, at least 1' })
   UPLOAD_EXPIRY_HOURS = 24;
 
+  /** The longest lifetime a file may be given (`expiresIn`, a user's default); unset: no cap. */
+  @IsOptional()
+  @Integer()
+  @IsInt({ message: 'must be a whole number of seconds, at least 1' })
+  @Min(1, { message: 'must be a whole number of seconds, at least 1' })
+  MAX_FILE_TTL_SECONDS?: number;
+
   @Integer()
   @IsInt({ message: 'must be a whole number of seconds, at least 1' })
   @Min(1, { message: 'must be a whole number of seconds, at least 1' })

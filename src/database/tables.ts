@@ -15,6 +15,8 @@ export interface UsersTable {
   /** The OpenID Connect issuer and subject of a provisioned user; null for a local one. */
   externalIssuer: string | null;
   externalSubject: string | null;
+  /** The lifetime of a file whose upload names none (migration 0010); null: until deleted. */
+  defaultFileTtlSeconds: Generated<number | null>;
 }
 
 export interface FilesTable {
@@ -29,6 +31,8 @@ export interface FilesTable {
   /** Where the FileStore keeps the bytes. */
   storageKey: string;
   createdAt: number;
+  /** When the file stops existing (migration 0010); null: until deleted. */
+  expiresAt: number | null;
 }
 
 export interface ApiKeysTable {
@@ -89,6 +93,8 @@ export interface ResumableUploadsTable {
   completedAt: number | null;
   lockedBy: string | null;
   lockedUntil: number | null;
+  /** The lifetime the file asked for, from its completion (migration 0010); null: the default. */
+  fileExpiresIn: number | null;
 }
 
 export interface Tables {

@@ -32,7 +32,8 @@ const cacheControlHeader = {
   'Cache-Control': {
     description:
       '`private, max-age=31536000, immutable`: the bytes under a file id never change. Through ' +
-      'a signed link, `max-age` is the seconds left until the link expires.',
+      'a signed link, `max-age` is the seconds left until the link expires; for a file with an ' +
+      '`expiresAt`, at most the seconds left until it expires.',
     schema: { type: 'string' },
   },
 };

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Kysely, Selectable } from 'kysely';
+import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { AppConfig } from '../config/app-config.js';
 import { Database } from '../database/database.js';
@@ -30,6 +30,10 @@ export interface ListPosition {
  * forgets it at once; one through another instance is seen within AUTH_STATE_TTL_MS, the delay
  * every instance already allows a revoked token. A file not found is not remembered: one just
  * uploaded through another instance is found at once.
+ *
+ * A file past its `expiresAt` is not found, listed or deleted by anyone, from that very moment
+ * (a remembered entry too): it no longer exists, and the sweeper removes its row and bytes
+ * (`deleteExpired`).
  */
 @Injectable()
 export class FileRegistry {
@@ -57,10 +61,7 @@ export class FileRegistry {
       // A sweeper took the mark for abandoned (it went unrenewed for the whole grace period):
       // the bytes are gone or going, and must not be registered.
       if (Number(unmarked.numDeletedRows) === 0) throw new PendingMarkLostError(file.storageKey);
-      await trx
-        .insertInto('files')
-        .values({ ...file, createdAt: file.createdAt.getTime() })
-        .execute();
+      await trx.insertInto('files').values(toRow(file)).execute();
     });
   }
 
@@ -78,10 +79,7 @@ export class FileRegistry {
         .where('completedAt', 'is', null)
         .executeTakeFirst();
       if (Number(completed.numUpdatedRows) === 0) throw new UploadLockLostError(file.id);
-      await trx
-        .insertInto('files')
-        .values({ ...file, createdAt: file.createdAt.getTime() })
-        .execute();
+      await trx.insertInto('files').values(toRow(file)).execute();
     });
   }
 
@@ -92,12 +90,14 @@ export class FileRegistry {
 
   /** For signed links, whose signature already says the file may be fetched. */
   async find(id: string): Promise<StoredFile | undefined> {
+    const now = Date.now();
     const known = this.entries?.get(id);
-    if (known) return known;
+    if (known) return isExpired(known, now) ? undefined : known;
     const row = await this.db
       .selectFrom('files')
       .selectAll()
       .where('id', '=', id)
+      .where(notExpiredAt(now))
       .executeTakeFirst();
     if (!row) return undefined;
     const file = toStoredFile(row);
@@ -107,7 +107,7 @@ export class FileRegistry {
 
   /** Newest first (createdAt, then id, descending), `limit` at most, after `after`. */
   async list(viewer: Caller, limit: number, after?: ListPosition): Promise<StoredFile[]> {
-    let query = this.visibleTo(viewer).selectAll();
+    let query = this.visibleTo(viewer).selectAll().where(notExpiredAt(Date.now()));
     if (after) {
       query = query.where((eb) =>
         eb(eb.refTuple('createdAt', 'id'), '<', eb.tuple(after.createdAt, after.id)),
@@ -123,7 +123,7 @@ export class FileRegistry {
 
   /** Removes the entry; returns it, or undefined when the viewer may not see it. */
   async deleteVisible(id: string, viewer: Caller): Promise<StoredFile | undefined> {
-    let query = this.db.deleteFrom('files').where('id', '=', id);
+    let query = this.db.deleteFrom('files').where('id', '=', id).where(notExpiredAt(Date.now()));
     if (viewer.role !== 'admin') query = query.where('ownerId', '=', viewer.id);
     const row = await query.returningAll().executeTakeFirst();
     this.entries?.delete(id);
@@ -139,6 +139,28 @@ export class FileRegistry {
       .execute();
     for (const row of rows) this.entries?.delete(row.id);
     return rows.map((row) => row.storageKey);
+  }
+
+  /**
+   * Removes up to `limit` entries past their expiry at `now`, soonest expired first; returns them,
+   * for their bytes to go next. An expired entry still claims its key until then (`claimedKeys`),
+   * so its bytes never go before its row.
+   */
+  async deleteExpired(now: number, limit: number): Promise<StoredFile[]> {
+    const rows = await this.db
+      .deleteFrom('files')
+      .where('id', 'in', (eb) =>
+        eb
+          .selectFrom('files')
+          .select('id')
+          .where('expiresAt', '<=', now)
+          .orderBy('expiresAt')
+          .limit(limit),
+      )
+      .returningAll()
+      .execute();
+    for (const row of rows) this.entries?.delete(row.id);
+    return rows.map(toStoredFile);
   }
 
   /**
@@ -173,6 +195,28 @@ function isVisibleTo(file: StoredFile, viewer: Caller): boolean {
   return viewer.role === 'admin' || file.ownerId === viewer.id;
 }
 
+function isExpired(file: StoredFile, now: number): boolean {
+  return file.expiresAt !== null && file.expiresAt.getTime() <= now;
+}
+
+/** `isExpired`'s opposite, as a condition of a query. */
+function notExpiredAt(now: number) {
+  return (eb: ExpressionBuilder<Tables, 'files'>) =>
+    eb.or([eb('expiresAt', 'is', null), eb('expiresAt', '>', now)]);
+}
+
 function toStoredFile(row: Selectable<FilesTable>): StoredFile {
-  return { ...row, createdAt: new Date(row.createdAt) };
+  return {
+    ...row,
+    createdAt: new Date(row.createdAt),
+    expiresAt: row.expiresAt === null ? null : new Date(row.expiresAt),
+  };
+}
+
+function toRow(file: StoredFile): FilesTable {
+  return {
+    ...file,
+    createdAt: file.createdAt.getTime(),
+    expiresAt: file.expiresAt === null ? null : file.expiresAt.getTime(),
+  };
 }

@@ -39,6 +39,7 @@ import { FilesService } from './files.service.js';
 import { SignedLinks } from './links/signed-links.js';
 import { FILE_PART_REWRITE_OPTIONS } from './upload/file-part-stream.js';
 import { RawBodyUploadInterceptor } from './upload/raw-body-upload.interceptor.js';
+import { lifetimeOf, UploadLifetimeInterceptor } from './upload/upload-lifetime.interceptor.js';
 import type { UploadedFilePart } from './upload/received-upload.js';
 
 @ApiTags('files')
@@ -54,7 +55,12 @@ export class FilesController {
   @Post()
   @Scopes('files:write')
   // FileInterceptor receives a multipart body, RawBodyUploadInterceptor any other.
-  @UseInterceptors(FileInterceptor('file', FILE_PART_REWRITE_OPTIONS), RawBodyUploadInterceptor)
+  // UploadLifetimeInterceptor first: a bad `expiresIn` is refused before a byte is stored.
+  @UseInterceptors(
+    UploadLifetimeInterceptor,
+    FileInterceptor('file', FILE_PART_REWRITE_OPTIONS),
+    RawBodyUploadInterceptor,
+  )
   @ApiOperation({
     summary: 'Upload a file (streamed to the store, never held in memory)',
     description:
@@ -75,7 +81,15 @@ export class FilesController {
           schema: {
             type: 'object',
             required: ['file'],
-            properties: { file: { type: 'string', format: 'binary' } },
+            properties: {
+              expiresIn: {
+                type: 'integer',
+                minimum: 1,
+                description:
+                  'As the `expiresIn` query parameter (not both), in a field before the file part',
+              },
+              file: { type: 'string', format: 'binary' },
+            },
           },
         },
         'application/octet-stream': {
@@ -99,10 +113,24 @@ export class FilesController {
       "The file's name, for a raw body (over a `Content-Disposition` header); a multipart " +
       "upload's name is its part's.",
   })
+  @ApiQuery({
+    name: 'expiresIn',
+    type: 'integer',
+    required: false,
+    description:
+      'Seconds the file lives, from the upload (a whole number, at least 1; or a multipart ' +
+      'field `expiresIn` before the file part); then it is a 404 ' +
+      'everywhere, its signed links included, and the sweeper removes it. At most ' +
+      'MAX_FILE_TTL_SECONDS when that is set: more is a 400 before a byte is stored, never cut ' +
+      "short. Without it, the owner's default lifetime (`defaultFileTtlSeconds`, also capped), " +
+      'else until deleted.',
+  })
   @ApiCreatedResponse({ type: FileDto, description: '`Location: /files/{id}`' })
   @ApiBadRequestResponse({
     type: ErrorDto,
-    description: 'No body, a multipart body without a `file` part or with more than one file',
+    description:
+      'No body, a multipart body without a `file` part or with more than one file; an ' +
+      '`expiresIn` that is not a whole number of seconds, or over MAX_FILE_TTL_SECONDS',
   })
   @ApiPayloadTooLargeResponse({
     type: ErrorDto,
@@ -113,6 +141,8 @@ export class FilesController {
   })
   async upload(
     @UploadedFile() upload: UploadedFilePart | undefined,
+    @Query('expiresIn') queryLifetime: unknown,
+    @Body('expiresIn') fieldLifetime: unknown,
     @CurrentUser() user: AuthenticatedUser,
     @Res({ passthrough: true }) res: Response,
   ): Promise<FileDto> {
@@ -121,17 +151,22 @@ export class FilesController {
         'send the file as the request body, or as a multipart part named "file"',
       );
     }
-    const file = await this.files.commit(upload.written, user, {
-      filename: upload.originalname,
-      declaredType: upload.mimetype,
-    });
+    const file = await this.files.commit(
+      upload.written,
+      user,
+      { filename: upload.originalname, declaredType: upload.mimetype },
+      lifetimeOf(upload, queryLifetime, fieldLifetime),
+    );
     res.location(`/files/${file.id}`);
     return FileDto.from(file);
   }
 
   @Get()
   @Scopes('files:read')
-  @ApiOperation({ summary: 'List files, newest first (yours; every file for an admin)' })
+  @ApiOperation({
+    summary: 'List files, newest first (yours; every file for an admin)',
+    description: 'Files past their `expiresAt` are not listed.',
+  })
   @ApiOkResponse({ type: FileListDto })
   @ApiBadRequestResponse({
     type: ErrorDto,

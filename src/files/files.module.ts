@@ -7,6 +7,7 @@ import { AppConfig } from '../config/app-config.js';
 import { Metrics } from '../metrics/metrics.js';
 import { DownloadsController } from './downloads.controller.js';
 import { FileResponder } from './download/file-responder.js';
+import { FileLifetimes } from './file-lifetimes.js';
 import { FileRegistry } from './file-registry.js';
 import { FilesMetrics } from './files-metrics.js';
 import { FilesController } from './files.controller.js';
@@ -28,6 +29,7 @@ import { UploadStorageEngine } from './upload/upload-storage-engine.js';
   providers: [
     FilesService,
     FileRegistry,
+    FileLifetimes,
     FileResponder,
     FilesMetrics,
     SignedLinks,

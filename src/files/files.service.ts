@@ -10,6 +10,7 @@ import {
 } from '../common/domain-errors.js';
 import { isForeignKeyViolation } from '../database/database-errors.js';
 import type { Tables } from '../database/tables.js';
+import { FileLifetimes } from './file-lifetimes.js';
 import {
   FileRegistry,
   PendingMarkLostError,
@@ -53,6 +54,7 @@ export class FilesService {
     private readonly registry: FileRegistry,
     private readonly store: FileStore,
     private readonly pendingUploads: PendingUploads,
+    private readonly lifetimes: FileLifetimes,
   ) {}
 
   /**
@@ -81,15 +83,30 @@ export class FilesService {
   }
 
   /**
-   * Makes a written upload a stored file of `owner`: type from its bytes, sanitised name, registry
-   * row. A failure discards it.
-   * @throws UnauthenticatedError when the owner was deleted while the upload was on its way
+   * Refuses a lifetime a file may not be given, before its upload begins.
+   * @throws InvalidInputError when `expiresIn` is over MAX_FILE_TTL_SECONDS
    */
-  async commit(written: WrittenUpload, owner: Caller, client: ClientFileInfo): Promise<StoredFile> {
+  checkLifetime(expiresIn: number | undefined): void {
+    this.lifetimes.checkRequested(expiresIn);
+  }
+
+  /**
+   * Makes a written upload a stored file of `owner`: type from its bytes, sanitised name, registry
+   * row, expiry (`expiresIn` seconds from now, else the owner's default). A failure discards it.
+   * @throws UnauthenticatedError when the owner was deleted while the upload was on its way
+   * @throws InvalidInputError when `expiresIn` is over MAX_FILE_TTL_SECONDS
+   */
+  async commit(
+    written: WrittenUpload,
+    owner: Caller,
+    client: ClientFileInfo,
+    expiresIn?: number,
+  ): Promise<StoredFile> {
     const { upload } = written;
     upload.beginCommit();
     try {
-      const file = await describeFile(upload, owner.id, written, client);
+      this.lifetimes.checkRequested(expiresIn);
+      const file = await this.describeFile(upload, owner.id, written, client, expiresIn);
       await this.registry.insertFromPending(file);
       upload.committed();
       return file;
@@ -106,7 +123,8 @@ export class FilesService {
 
   /**
    * Makes the finished resumable upload `upload`, which `holder` has locked, a stored file of its
-   * owner: the same checks and row as `commit`, and the upload is marked completed.
+   * owner: the same checks and row as `commit`, and the upload is marked completed. Its lifetime,
+   * checked when the upload was created, counts from now.
    * @throws ConflictError when the lock passed to someone else meanwhile
    */
   async commitResumable(
@@ -114,8 +132,9 @@ export class FilesService {
     written: WrittenBytes,
     client: ClientFileInfo,
     holder: string,
+    expiresIn?: number,
   ): Promise<StoredFile> {
-    const file = await describeFile(upload, upload.ownerId, written, client);
+    const file = await this.describeFile(upload, upload.ownerId, written, client, expiresIn);
     try {
       await this.registry.insertFromResumable(file, holder);
       return file;
@@ -128,7 +147,10 @@ export class FilesService {
     }
   }
 
-  /** `source` as a new stored file of `owner`, in one go (what the image blur makes). */
+  /**
+   * `source` as a new stored file of `owner`, in one go (what the image blur makes), with the
+   * owner's default lifetime.
+   */
   async storeNew(owner: Caller, source: Readable, client: ClientFileInfo): Promise<StoredFile> {
     const upload = await this.beginUpload();
     try {
@@ -215,6 +237,31 @@ export class FilesService {
     return this.registry.deleteAllOwnedBy(trx, ownerId);
   }
 
+  /**
+   * The registry row of bytes stored under `upload.storageKey`: type from the bytes, safe name,
+   * expiry.
+   */
+  private async describeFile(
+    upload: { id: string; storageKey: string },
+    ownerId: string,
+    written: WrittenBytes,
+    client: ClientFileInfo,
+    expiresIn: number | undefined,
+  ): Promise<StoredFile> {
+    const createdAt = new Date();
+    return {
+      id: upload.id,
+      ownerId,
+      filename: sanitizeFilename(client.filename),
+      contentType: await decideContentType(written.head, client.declaredType),
+      size: written.size,
+      sha256: written.sha256,
+      storageKey: upload.storageKey,
+      createdAt,
+      expiresAt: await this.lifetimes.expiresAt(ownerId, expiresIn, createdAt),
+    };
+  }
+
   async removeBytes(keys: string[]): Promise<void> {
     for (const key of keys) {
       await this.store.remove(key).catch((error: unknown) => {
@@ -224,25 +271,6 @@ export class FilesService {
       });
     }
   }
-}
-
-/** The registry row of bytes stored under `upload.storageKey`: type from the bytes, safe name. */
-async function describeFile(
-  upload: { id: string; storageKey: string },
-  ownerId: string,
-  written: WrittenBytes,
-  client: ClientFileInfo,
-): Promise<StoredFile> {
-  return {
-    id: upload.id,
-    ownerId,
-    filename: sanitizeFilename(client.filename),
-    contentType: await decideContentType(written.head, client.declaredType),
-    size: written.size,
-    sha256: written.sha256,
-    storageKey: upload.storageKey,
-    createdAt: new Date(),
-  };
 }
 
 /** An upload whose bytes are in the store, with what was learnt of them on the way. */

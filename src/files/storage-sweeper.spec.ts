@@ -13,6 +13,7 @@ import {
   DIALECTS,
   type TestDatabase,
 } from '../../test/support/test-database.js';
+import { FileLifetimes, type OwnerFileDefaults } from './file-lifetimes.js';
 import { FileRegistry, PendingMarkLostError } from './file-registry.js';
 import { FilesService } from './files.service.js';
 import { ResumableUploadRepository } from './resumable/resumable-upload-repository.js';
@@ -25,6 +26,9 @@ import { PendingUploads } from './upload/pending-uploads.js';
 
 /** Older than the default SWEEP_MIN_AGE_SECONDS (an hour): the sweeper may take it. */
 const LONG_AGO = new Date(Date.now() - 2 * 3600 * 1000);
+
+/** Owners whose files live until deleted, unless their uploads say otherwise. */
+const noDefaults: OwnerFileDefaults = { defaultFileTtlSeconds: () => Promise.resolve(null) };
 
 describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
   let storageDir: string;
@@ -46,7 +50,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
         config,
         new ResumableUploadRepository(database),
         store,
-        new FilesService(registry, store, pending),
+        new FilesService(registry, store, pending, new FileLifetimes(config, noDefaults)),
       ),
       new Leases(database),
       Metrics.off(),
@@ -93,7 +97,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
     return key;
   }
 
-  function fileOf(key: string): StoredFile {
+  function fileOf(key: string, expiresAt: Date | null = null): StoredFile {
     return {
       id: fileIdOf(key),
       ownerId,
@@ -103,13 +107,14 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
       sha256: 'x'.repeat(64),
       storageKey: key,
       createdAt: new Date(),
+      expiresAt,
     };
   }
 
   /** Registers `key` as an upload does: marked first, then committed. */
-  async function register(key: string): Promise<void> {
+  async function register(key: string, expiresAt: Date | null = null): Promise<void> {
     await pending.mark(key);
-    await registry.insertFromPending(fileOf(key));
+    await registry.insertFromPending(fileOf(key, expiresAt));
   }
 
   const exists = async (key: string) => (await store.stat(key)) !== undefined;
@@ -129,6 +134,22 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
     expect(await exists(registered)).toBe(true);
     expect(await exists(uploading)).toBe(true);
     expect(await exists(young)).toBe(true);
+  });
+
+  it('removes the rows and bytes of expired files, and keeps the rest', async () => {
+    const expired = await storedBytes(new Date());
+    await register(expired, new Date(Date.now() - 1000));
+    const expiring = await storedBytes(new Date());
+    await register(expiring, new Date(Date.now() + 3_600_000));
+    const forever = await storedBytes(new Date());
+    await register(forever);
+
+    expect(await sweeperOn(db).sweep()).toMatchObject({ swept: true, expiredFiles: 1 });
+    expect(await exists(expired)).toBe(false);
+    const rows = await db.selectFrom('files').select('storageKey').execute();
+    expect(rows.map((row) => row.storageKey).sort()).toEqual([expiring, forever].sort());
+    expect(await exists(expiring)).toBe(true);
+    expect(await exists(forever)).toBe(true);
   });
 
   it('takes an upload whose mark went unrenewed past the grace period, and its commit then fails', async () => {

@@ -14,6 +14,8 @@ export interface SweepResult {
   abandonedUploads: number;
   /** Resumable uploads past their expiry: unfinished ones with their bytes. */
   expiredUploads: number;
+  /** Files past their `expiresAt`: their registry rows and bytes. */
+  expiredFiles: number;
   /** Stored bytes that no registry entry names and no upload is writing. */
   orphanedFiles: number;
   /** Writes a crash cut short: staged local files, incomplete S3 multipart uploads. */
@@ -32,6 +34,7 @@ const NOTHING_SWEPT: SweepResult = {
   swept: false,
   abandonedUploads: 0,
   expiredUploads: 0,
+  expiredFiles: 0,
   orphanedFiles: 0,
   incompleteWrites: 0,
 };
@@ -122,6 +125,7 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
         abandonedUploads: await this.sweepAbandonedUploads(cutoff),
         // Before the orphans: the bytes of an expired upload go with it, not a pass later.
         expiredUploads: await this.resumableUploads.sweepExpired(),
+        expiredFiles: await this.sweepExpiredFiles(),
         orphanedFiles: await this.sweepOrphans(cutoff),
         incompleteWrites: await this.sweepIncompleteWrites(cutoff),
       };
@@ -145,6 +149,30 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
       removed++;
     }
     return removed;
+  }
+
+  /**
+   * Files past their expiry, BATCH at a time until none is left: the row goes first, then the
+   * bytes, as a deletion does. Bytes that cannot go now are orphans, for a later pass.
+   */
+  private async sweepExpiredFiles(): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const files = await this.registry.deleteExpired(Date.now(), BATCH);
+      for (const file of files) {
+        const expired = `file ${file.id}, expired at ${file.expiresAt?.toISOString()}`;
+        try {
+          await this.store.remove(file.storageKey);
+          this.logger.log(`removed ${expired}`);
+        } catch (error) {
+          this.logger.warn(
+            `removed the entry of ${expired}, but not its bytes (${String(error)}): left to a later pass`,
+          );
+        }
+      }
+      removed += files.length;
+      if (files.length < BATCH) return removed;
+    }
   }
 
   private async sweepOrphans(cutoff: number): Promise<number> {

@@ -1,5 +1,9 @@
 import type { Selectable } from 'kysely';
 import type { FilesTable } from '../database/tables.js';
 
-/** A file in the registry: its row, with the time as a Date. */
-export type StoredFile = Omit<Selectable<FilesTable>, 'createdAt'> & { createdAt: Date };
+/** A file in the registry: its row, with the times as Dates. */
+export type StoredFile = Omit<Selectable<FilesTable>, 'createdAt' | 'expiresAt'> & {
+  createdAt: Date;
+  /** When it stops existing; null: until it is deleted. */
+  expiresAt: Date | null;
+};

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Param, Patch, Post } from '@nestjs/common';
 import {
+  ApiBadRequestResponse,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiNotFoundResponse,
@@ -37,10 +38,15 @@ export class AdminUsersController {
 
   @Patch(':id')
   @ApiOperation({
-    summary: "Change a user's password or role",
+    summary: "Change a user's password, role or default file lifetime",
     description:
-      'Tokens issued before the change stop working: at once on this instance, within 30 seconds ' +
-      'on the others.',
+      'After a password or role change, tokens issued before it stop working: at once on this ' +
+      'instance, within 30 seconds on the others. `defaultFileTtlSeconds` applies to the files ' +
+      'uploaded after it.',
+  })
+  @ApiBadRequestResponse({
+    type: ErrorDto,
+    description: 'A field out of range; `defaultFileTtlSeconds` over MAX_FILE_TTL_SECONDS',
   })
   @ApiOkResponse({ type: UserDto })
   @ApiNotFoundResponse({ type: ErrorDto })

@@ -136,11 +136,45 @@ export class UserRepository {
       .executeTakeFirstOrThrow();
   }
 
+  /** Sets the user's default file lifetime (null: none); no token is affected. */
+  async setDefaultFileTtl(
+    id: string,
+    seconds: number | null,
+    trx: Kysely<Tables> = this.db,
+  ): Promise<void> {
+    await trx
+      .updateTable('users')
+      .set({ defaultFileTtlSeconds: seconds, updatedAt: Date.now() })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** The user's default file lifetime; null when they have none, or there is no such user. */
+  async findDefaultFileTtl(id: string): Promise<number | null> {
+    const row = await this.db
+      .selectFrom('users')
+      .select('defaultFileTtlSeconds')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row?.defaultFileTtlSeconds ?? null;
+  }
+
   async delete(trx: Kysely<Tables>, id: string): Promise<void> {
     await trx.deleteFrom('users').where('id', '=', id).execute();
   }
 }
 
-function toUser(row: Pick<Selectable<UsersTable>, 'id' | 'username' | 'role' | 'createdAt'>): User {
-  return { id: row.id, username: row.username, role: row.role, createdAt: new Date(row.createdAt) };
+function toUser(
+  row: Pick<
+    Selectable<UsersTable>,
+    'id' | 'username' | 'role' | 'createdAt' | 'defaultFileTtlSeconds'
+  >,
+): User {
+  return {
+    id: row.id,
+    username: row.username,
+    role: row.role,
+    createdAt: new Date(row.createdAt),
+    defaultFileTtlSeconds: row.defaultFileTtlSeconds,
+  };
 }

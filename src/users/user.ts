@@ -6,6 +6,8 @@ export interface User {
   username: string;
   role: Role;
   createdAt: Date;
+  /** The lifetime of a file of theirs whose upload names none; null: until it is deleted. */
+  defaultFileTtlSeconds: number | null;
 }
 
 /** What a request's authentication needs to know of its user, cached briefly. */

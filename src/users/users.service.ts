@@ -3,7 +3,8 @@ import { Injectable } from '@nestjs/common';
 import type { Kysely } from 'kysely';
 import type { Role } from '../common/caller.js';
 import { AUTH_STATE_TTL_MS } from '../common/cached-state.js';
-import { ConflictError, NotFoundError } from '../common/domain-errors.js';
+import { ConflictError, InvalidInputError, NotFoundError } from '../common/domain-errors.js';
+import { AppConfig } from '../config/app-config.js';
 import { ExpiringCache } from '../common/expiring-cache.js';
 import { isForeignKeyViolation } from '../database/database-errors.js';
 import type { Tables } from '../database/tables.js';
@@ -20,6 +21,8 @@ export interface NewUser {
 export interface UserChanges {
   password?: string;
   role?: Role;
+  /** Seconds; null takes the default away; undefined leaves it. */
+  defaultFileTtlSeconds?: number | null;
 }
 
 /** What a provider says of a user it authenticated: the username to give them, and their role. */
@@ -45,10 +48,15 @@ export class UsersService {
   /** The user id of each (issuer, subject) seen lately; their state is then `authStates`'. */
   private readonly externalUserIds = new ExpiringCache<string, string>(AUTH_STATE_TTL_MS, 10_000);
 
+  private readonly maxFileTtlSeconds: number | undefined;
+
   constructor(
     private readonly repository: UserRepository,
     private readonly hasher: PasswordHasher,
-  ) {}
+    config: AppConfig,
+  ) {
+    this.maxFileTtlSeconds = config.fileExpiry.maxTtlSeconds;
+  }
 
   async create({ username, password, role }: NewUser): Promise<User> {
     const now = Date.now();
@@ -63,7 +71,7 @@ export class UsersService {
     if (!(await this.repository.insert(row))) {
       throw new ConflictError(`username "${username}" is taken`);
     }
-    return { id: row.id, username, role, createdAt: new Date(now) };
+    return { id: row.id, username, role, createdAt: new Date(now), defaultFileTtlSeconds: null };
   }
 
   list(): Promise<User[]> {
@@ -96,12 +104,21 @@ export class UsersService {
     return { id: row.id, username: row.username, role: row.role, tokenVersion: row.tokenVersion };
   }
 
-  /** A password or role change invalidates every token issued before it. */
-  async update(id: string, { password, role }: UserChanges): Promise<User> {
+  /**
+   * A password or role change invalidates every token issued before it; a default file lifetime
+   * affects the files uploaded after it.
+   * @throws InvalidInputError when `defaultFileTtlSeconds` is over MAX_FILE_TTL_SECONDS
+   */
+  async update(id: string, { password, role, defaultFileTtlSeconds }: UserChanges): Promise<User> {
+    this.checkDefaultFileTtl(defaultFileTtlSeconds);
     const passwordHash = password === undefined ? undefined : await this.hasher.hash(password);
     const user = await this.repository.serializable(async (trx) => {
-      const current = await this.repository.findById(id, trx);
+      let current = await this.repository.findById(id, trx);
       if (!current) throw new NotFoundError('user not found');
+      if (defaultFileTtlSeconds !== undefined) {
+        await this.repository.setDefaultFileTtl(id, defaultFileTtlSeconds, trx);
+        current = { ...current, defaultFileTtlSeconds };
+      }
       const roleChanges = role !== undefined && role !== current.role;
       if (roleChanges && current.role === 'admin') await this.assertAnotherAdmin(trx, id, 'demote');
       if (!roleChanges && passwordHash === undefined) return current;
@@ -114,6 +131,21 @@ export class UsersService {
     });
     this.authStates.evict(id);
     return user;
+  }
+
+  /** The lifetime of a file of `id` whose upload names none; null: until it is deleted. */
+  defaultFileTtlSeconds(id: string): Promise<number | null> {
+    return this.repository.findDefaultFileTtl(id);
+  }
+
+  /** A default no upload could ask for is refused, rather than cut short at every upload. */
+  private checkDefaultFileTtl(seconds: number | null | undefined): void {
+    const max = this.maxFileTtlSeconds;
+    if (seconds !== undefined && seconds !== null && max !== undefined && seconds > max) {
+      throw new InvalidInputError(
+        `defaultFileTtlSeconds is over the longest lifetime a file may have, MAX_FILE_TTL_SECONDS (${max} seconds)`,
+      );
+    }
   }
 
   /**

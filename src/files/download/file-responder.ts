@@ -59,6 +59,10 @@ export class FileResponder {
     res: Response,
     reusableUntil?: Date,
   ): Promise<void> {
+    // A file that expires may not be reused past its end.
+    if (file.expiresAt && (!reusableUntil || file.expiresAt < reusableUntil)) {
+      reusableUntil = file.expiresAt;
+    }
     const etag = `"${file.sha256}"`;
     const lastModified = file.createdAt.toUTCString();
     res.setHeader('ETag', etag);

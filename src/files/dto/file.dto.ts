@@ -34,6 +34,17 @@ export class FileDto {
   @ApiProperty({ format: 'uuid' })
   ownerId!: string;
 
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    example: null,
+    description:
+      "When the file stops existing (its `expiresIn` at upload, else its owner's default " +
+      'lifetime): from then on it is a 404 everywhere, its links included. Null: until deleted.',
+  })
+  expiresAt!: string | null;
+
   static from(file: StoredFile): FileDto {
     return {
       id: file.id,
@@ -43,6 +54,7 @@ export class FileDto {
       sha256: file.sha256,
       createdAt: file.createdAt.toISOString(),
       ownerId: file.ownerId,
+      expiresAt: file.expiresAt?.toISOString() ?? null,
     };
   }
 }

@@ -23,6 +23,8 @@ export interface ResumableUpload {
   expiresAt: Date;
   /** When its registry row went in; the file's id is the upload's. */
   completedAt: Date | undefined;
+  /** Seconds the file is to live from its completion; undefined: its owner's default. */
+  fileExpiresIn: number | undefined;
 }
 
 /** What an append changes (its head bytes only while they grow). */
@@ -53,6 +55,7 @@ export class ResumableUploadRepository {
         createdAt: upload.createdAt.getTime(),
         expiresAt: upload.expiresAt.getTime(),
         completedAt: null,
+        fileExpiresIn: upload.fileExpiresIn ?? null,
       })
       .execute();
   }
@@ -165,5 +168,6 @@ function toResumableUpload(row: Selectable<ResumableUploadsTable>): ResumableUpl
     createdAt: new Date(row.createdAt),
     expiresAt: new Date(row.expiresAt),
     completedAt: row.completedAt === null ? undefined : new Date(row.completedAt),
+    fileExpiresIn: row.fileExpiresIn ?? undefined,
   };
 }

@@ -32,6 +32,8 @@ export interface UploadStatus {
   offset: number;
   filename: string | undefined;
   filetype: string | undefined;
+  /** Seconds the file is to live from the upload's completion, as asked for at its creation. */
+  fileExpiresIn: number | undefined;
   expiresAt: Date;
   /** The stored file's id once the upload is complete (the upload's own id). */
   fileId: string | undefined;
@@ -70,18 +72,21 @@ export class ResumableUploads {
   ) {}
 
   /**
-   * A new upload of `length` bytes owned by `owner`.
+   * A new upload of `length` bytes owned by `owner`. The file it becomes lives `expiresIn`
+   * seconds from its completion, or its owner's default lifetime then.
    * @throws TooLargeError when `length` passes MAX_UPLOAD_BYTES
+   * @throws InvalidInputError when `expiresIn` is over MAX_FILE_TTL_SECONDS
    */
   async create(
     owner: Caller,
     length: number,
-    metadata: { filename?: string; filetype?: string },
+    metadata: { filename?: string; filetype?: string; expiresIn?: number },
   ): Promise<UploadStatus> {
     const maxBytes = this.config.uploads.maxBytes;
     if (length > maxBytes) {
       throw new TooLargeError(`the upload is larger than the limit of ${maxBytes} bytes`);
     }
+    this.files.checkLifetime(metadata.expiresIn);
     const id = randomUUID();
     const storageKey = storageKeyOf(id);
     const write = await this.storing(`begin upload ${id}`, () =>
@@ -102,6 +107,7 @@ export class ResumableUploads {
       createdAt: new Date(now),
       expiresAt: new Date(now + this.config.uploads.expiryMs),
       completedAt: undefined,
+      fileExpiresIn: metadata.expiresIn,
     };
     try {
       await this.uploads.insert(upload);
@@ -274,6 +280,7 @@ export class ResumableUploads {
       { size: upload.length, sha256: hasher.hex(), head: upload.head },
       { filename: upload.filename, declaredType: upload.filetype },
       holder,
+      upload.fileExpiresIn,
     );
     return { ...statusOf(upload), fileId: upload.id };
   }
@@ -346,6 +353,7 @@ function statusOf(upload: ResumableUpload): UploadStatus {
     offset: upload.offset,
     filename: upload.filename,
     filetype: upload.filetype,
+    fileExpiresIn: upload.fileExpiresIn,
     expiresAt: upload.expiresAt,
     fileId: upload.completedAt ? upload.id : undefined,
   };

@@ -1,4 +1,5 @@
 import { InvalidInputError } from '../../common/domain-errors.js';
+import { parseLifetime } from '../file-lifetimes.js';
 import type { AppendChecksum } from './resumable-uploads.service.js';
 
 /** The one version of the tus protocol spoken here. */
@@ -32,11 +33,14 @@ export function parseByteCount(name: string, value: string | undefined): number 
 export interface UploadMetadata {
   filename?: string;
   filetype?: string;
+  /** Seconds the file lives once the upload completes (`parseLifetime`). */
+  expiresIn?: number;
 }
 
 /**
  * Upload-Metadata: comma-separated pairs of a key and its value in base64 (the value may be
  * missing), as tus-js-client and Uppy send `filename` and `filetype`.
+ * @throws InvalidInputError when it is malformed, or `expiresIn` is not a lifetime
  */
 export function parseMetadata(header: string | undefined): UploadMetadata {
   const metadata: UploadMetadata = {};
@@ -51,6 +55,7 @@ export function parseMetadata(header: string | undefined): UploadMetadata {
     const decoded = Buffer.from(value ?? '', 'base64').toString('utf8');
     if (key === 'filename') metadata.filename = decoded;
     if (key === 'filetype') metadata.filetype = decoded;
+    if (key === 'expiresIn') metadata.expiresIn = parseLifetime(decoded);
   }
   return metadata;
 }
@@ -58,8 +63,8 @@ export function parseMetadata(header: string | undefined): UploadMetadata {
 /** Upload-Metadata for `metadata`, as a HEAD answers with it. */
 export function formatMetadata(metadata: UploadMetadata): string | undefined {
   const pairs = Object.entries(metadata)
-    .filter((entry): entry is [string, string] => entry[1] !== undefined)
-    .map(([key, value]) => `${key} ${Buffer.from(value, 'utf8').toString('base64')}`);
+    .filter((entry): entry is [string, string | number] => entry[1] !== undefined)
+    .map(([key, value]) => `${key} ${Buffer.from(String(value), 'utf8').toString('base64')}`);
   return pairs.length > 0 ? pairs.join(',') : undefined;
 }
 

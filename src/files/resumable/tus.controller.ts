@@ -87,8 +87,11 @@ export class TusController {
   @ApiOperation({
     summary: 'Create an upload (tus creation, creation-with-upload)',
     description:
-      '`Upload-Length` (required) is the file size; `Upload-Metadata` may carry `filename` and ' +
-      '`filetype`. A body of type `application/offset+octet-stream` is the first bytes. The ' +
+      '`Upload-Length` (required) is the file size; `Upload-Metadata` may carry `filename`, ' +
+      '`filetype` and `expiresIn`: the seconds the file lives once the upload completes (a ' +
+      'whole number, at most MAX_FILE_TTL_SECONDS, else 400 before the upload is made; without ' +
+      "it, the owner's default lifetime at completion). A body of type " +
+      '`application/offset+octet-stream` is the first bytes. The ' +
       'upload is at `Location`; once its last byte is in, it is a stored file whose id is in the ' +
       `\`${FILE_ID_HEADER}\` header (the upload's id). Unfinished, it expires UPLOAD_EXPIRY_HOURS ` +
       'after its last progress.',
@@ -97,6 +100,13 @@ export class TusController {
   @ApiHeader({ name: 'Upload-Length', required: true })
   @ApiHeader({ name: 'Upload-Metadata', required: false, example: 'filename cmVwb3J0LnBkZg==' })
   @ApiCreatedResponse({ description: '`Location`, `Upload-Expires`, `Upload-Offset` with a body' })
+  @ApiResponse({
+    status: 400,
+    type: ErrorDto,
+    description:
+      'A malformed header; an `expiresIn` in Upload-Metadata that is not a whole number of ' +
+      'seconds, or over MAX_FILE_TTL_SECONDS',
+  })
   @ApiPayloadTooLargeResponse({
     type: ErrorDto,
     description: 'Upload-Length over MAX_UPLOAD_BYTES',
@@ -140,7 +150,11 @@ export class TusController {
     const status = await this.uploads.status(id, user);
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Upload-Length', String(status.length));
-    const metadata = formatMetadata({ filename: status.filename, filetype: status.filetype });
+    const metadata = formatMetadata({
+      filename: status.filename,
+      filetype: status.filetype,
+      expiresIn: status.fileExpiresIn,
+    });
     if (metadata !== undefined) res.setHeader('Upload-Metadata', metadata);
     setStatusHeaders(res, status);
   }

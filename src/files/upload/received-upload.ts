@@ -13,6 +13,8 @@ export interface UploadedFilePart {
   mimetype: string | undefined;
   size: number;
   written: WrittenUpload;
+  /** The lifetime sent as a multipart field before the file part, checked before its bytes. */
+  expiresIn?: number;
 }
 
 /**

@@ -1,11 +1,13 @@
 import type { Request } from 'express';
 import type { StorageEngine } from 'multer';
+import { parseLifetime } from '../file-lifetimes.js';
 import type { FilesService } from '../files.service.js';
 import { receiveUpload, type UploadedFilePart } from './received-upload.js';
 
 /**
  * A multer storage engine that streams the `file` part straight into the file store, as a pending
- * upload of the request (see `receiveUpload`).
+ * upload of the request (see `receiveUpload`). An `expiresIn` field sent before the part is in
+ * `req.body` by then: a lifetime the file may not have is refused before a byte is stored.
  */
 export class UploadStorageEngine implements StorageEngine {
   constructor(private readonly files: FilesService) {}
@@ -15,8 +17,15 @@ export class UploadStorageEngine implements StorageEngine {
     file: Express.Multer.File,
     callback: (error?: unknown, info?: Partial<UploadedFilePart>) => void,
   ): void {
+    let expiresIn: number | undefined;
+    try {
+      expiresIn = parseLifetime((req.body as Record<string, unknown> | undefined)?.expiresIn);
+      this.files.checkLifetime(expiresIn);
+    } catch (error) {
+      return callback(error);
+    }
     receiveUpload(this.files, req.res!, file.stream).then(
-      (written) => callback(null, { written, size: written.size }),
+      (written) => callback(null, { written, size: written.size, expiresIn }),
       (error: unknown) => callback(error),
     );
   }

@@ -1,6 +1,11 @@
-import { IsOptional } from 'class-validator';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsInt, IsOptional, Max, Min, ValidateIf } from 'class-validator';
 import type { Role } from '../../common/caller.js';
 import { PasswordField, RoleField } from './user-fields.js';
+
+/** As `parseLifetime` (files/) allows: an expiry in epoch milliseconds stays a safe integer. */
+const LONGEST_FILE_TTL_SECONDS = 100_000_000_000;
+const FILE_TTL_MESSAGE = `defaultFileTtlSeconds must be null or a whole number of seconds from 1 to ${LONGEST_FILE_TTL_SECONDS}`;
 
 export class UpdateUserDto {
   @IsOptional()
@@ -10,4 +15,21 @@ export class UpdateUserDto {
   @IsOptional()
   @RoleField(false)
   role?: Role;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    nullable: true,
+    minimum: 1,
+    example: 2_592_000,
+    description:
+      "Seconds a file of the user's lives when its upload names no `expiresIn` (counted from " +
+      'the upload); `null` takes it away (files live until deleted). At most ' +
+      'MAX_FILE_TTL_SECONDS when that is set (400 otherwise). Files already stored keep theirs.',
+  })
+  // Not @IsOptional(): it would let null through unchecked, and null means something here.
+  @ValidateIf((_, value) => value !== undefined && value !== null)
+  @IsInt({ message: FILE_TTL_MESSAGE })
+  @Min(1, { message: FILE_TTL_MESSAGE })
+  @Max(LONGEST_FILE_TTL_SECONDS, { message: FILE_TTL_MESSAGE })
+  defaultFileTtlSeconds?: number | null;
 }

@@ -15,12 +15,22 @@ export class UserDto {
   @ApiProperty({ format: 'date-time', example: '2026-11-21T17:40:00.000Z' })
   createdAt!: string;
 
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    example: null,
+    description:
+      "Seconds a file of the user's lives when its upload names no `expiresIn`; null: until deleted",
+  })
+  defaultFileTtlSeconds!: number | null;
+
   static from(user: User): UserDto {
     return {
       id: user.id,
       username: user.username,
       role: user.role,
       createdAt: user.createdAt.toISOString(),
+      defaultFileTtlSeconds: user.defaultFileTtlSeconds,
     };
   }
 }
