@@ -47,6 +47,8 @@ export class AppConfig {
     /** A resumable upload that makes no progress for this long expires. */
     readonly expiryMs: number;
   };
+  /** Each user's quota unless an admin sets theirs (`quotas/`); null: no limit. */
+  readonly quotas!: { readonly defaultBytes: number | null; readonly defaultFiles: number | null };
   readonly images!: {
     readonly maxBytes: number;
     readonly maxPixels: number;
@@ -227,6 +229,10 @@ export function loadConfig(
       maxBytes: vars.MAX_UPLOAD_BYTES,
       idleTimeoutSeconds: vars.UPLOAD_IDLE_TIMEOUT_SECONDS,
       expiryMs: vars.UPLOAD_EXPIRY_HOURS * 3_600_000,
+    },
+    quotas: {
+      defaultBytes: vars.DEFAULT_QUOTA_BYTES ?? null,
+      defaultFiles: vars.DEFAULT_QUOTA_FILES ?? null,
     },
     images: {
       maxBytes: vars.MAX_IMAGE_BYTES,

@@ -15,6 +15,9 @@ export interface UsersTable {
   /** The OpenID Connect issuer and subject of a provisioned user; null for a local one. */
   externalIssuer: string | null;
   externalSubject: string | null;
+  /** The user's own quota (`quotas/`, migration 0009): null is the default, -1 no limit. */
+  quotaBytes: number | null;
+  quotaFiles: number | null;
 }
 
 export interface FilesTable {
@@ -52,6 +55,10 @@ interface PendingUploadsTable {
   createdAt: number;
   /** Renewed while the writing process lives: an old one means that process died. */
   touchedAt: number;
+  /** Whose quota the upload counts against (migration 0009); null on rows of older versions. */
+  ownerId: string | null;
+  /** The bytes it holds of that quota until it is registered or discarded: what it announced. */
+  reservedBytes: Generated<number>;
 }
 
 /** Work one instance at a time may do, until `expiresAt`. */

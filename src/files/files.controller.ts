@@ -38,6 +38,7 @@ import { ListFilesQueryDto } from './dto/list-files-query.dto.js';
 import { FilesService } from './files.service.js';
 import { SignedLinks } from './links/signed-links.js';
 import { FILE_PART_REWRITE_OPTIONS } from './upload/file-part-stream.js';
+import { BeginUploadInterceptor } from './upload/begin-upload.interceptor.js';
 import { RawBodyUploadInterceptor } from './upload/raw-body-upload.interceptor.js';
 import type { UploadedFilePart } from './upload/received-upload.js';
 
@@ -53,8 +54,13 @@ export class FilesController {
 
   @Post()
   @Scopes('files:write')
-  // FileInterceptor receives a multipart body, RawBodyUploadInterceptor any other.
-  @UseInterceptors(FileInterceptor('file', FILE_PART_REWRITE_OPTIONS), RawBodyUploadInterceptor)
+  // BeginUploadInterceptor claims the quota before any of the body is read; then FileInterceptor
+  // receives a multipart body, RawBodyUploadInterceptor any other.
+  @UseInterceptors(
+    BeginUploadInterceptor,
+    FileInterceptor('file', FILE_PART_REWRITE_OPTIONS),
+    RawBodyUploadInterceptor,
+  )
   @ApiOperation({
     summary: 'Upload a file (streamed to the store, never held in memory)',
     description:
@@ -107,9 +113,12 @@ export class FilesController {
   @ApiPayloadTooLargeResponse({
     type: ErrorDto,
     description:
-      'Larger than MAX_UPLOAD_BYTES; nothing is kept. A raw body whose Content-Length says so ' +
-      'is refused before a byte of it is read, and what is left of a refused raw body is not ' +
-      'read: the connection closes (`Connection: close`).',
+      "Larger than MAX_UPLOAD_BYTES, or more than the uploader's quota (bytes or files) " +
+      'allows, which the message names; nothing is kept. A body whose Content-Length passes ' +
+      'the quota (for multipart, the whole body counts), or a raw body whose Content-Length ' +
+      'passes MAX_UPLOAD_BYTES, is refused before a byte of it is read; a chunked body over ' +
+      'the quota once it is all in. What is left of a refused body is not read: the connection ' +
+      'closes (`Connection: close`).',
   })
   async upload(
     @UploadedFile() upload: UploadedFilePart | undefined,

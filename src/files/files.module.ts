@@ -4,6 +4,7 @@ import type { MulterModuleOptions } from '@nestjs/platform-express';
 // could not depend on FilesService, a provider of this very module.
 import { MULTER_MODULE_OPTIONS } from '@nestjs/platform-express/multer/files.constants.js';
 import { AppConfig } from '../config/app-config.js';
+import { QuotasModule } from '../quotas/quotas.module.js';
 import { DownloadsController } from './downloads.controller.js';
 import { FileResponder } from './download/file-responder.js';
 import { FileRegistry } from './file-registry.js';
@@ -20,6 +21,7 @@ import { PendingUploads } from './upload/pending-uploads.js';
 import { UploadStorageEngine } from './upload/upload-storage-engine.js';
 
 @Module({
+  imports: [QuotasModule],
   // TusController first: its `files/uploads` must not be taken for a file id.
   controllers: [TusController, FilesController, DownloadsController],
   providers: [

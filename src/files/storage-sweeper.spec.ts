@@ -21,6 +21,7 @@ import { LocalFileStore } from './storage/local-file-store.js';
 import { fileIdOf, storageKeyOf } from './storage/storage-key.js';
 import type { StoredFile } from './stored-file.js';
 import { PendingUploads } from './upload/pending-uploads.js';
+import { UserQuotas } from '../quotas/user-quotas.js';
 
 /** Older than the default SWEEP_MIN_AGE_SECONDS (an hour): the sweeper may take it. */
 const LONG_AGO = new Date(Date.now() - 2 * 3600 * 1000);
@@ -46,6 +47,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
         new ResumableUploadRepository(database),
         store,
         new FilesService(registry, store, pending),
+        new UserQuotas(database, config),
       ),
       new Leases(database),
     );
@@ -61,8 +63,9 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
     db = Database.connect(config.database);
     await migrateToLatest(db);
     store = new LocalFileStore(config);
-    registry = new FileRegistry(db, config);
-    pending = new PendingUploads(db);
+    const quotas = new UserQuotas(db, config);
+    registry = new FileRegistry(db, quotas, config);
+    pending = new PendingUploads(db, quotas);
     ownerId = randomUUID();
     await db
       .insertInto('users')
@@ -106,7 +109,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
 
   /** Registers `key` as an upload does: marked first, then committed. */
   async function register(key: string): Promise<void> {
-    await pending.mark(key);
+    await pending.mark(key, ownerId, 0);
     await registry.insertFromPending(fileOf(key));
   }
 
@@ -117,7 +120,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
     const registered = await storedBytes();
     await register(registered);
     const uploading = await storedBytes();
-    await pending.mark(uploading);
+    await pending.mark(uploading, ownerId, 0);
     const young = await storedBytes(new Date());
 
     const result = await sweeperOn(db).sweep();
@@ -131,7 +134,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
 
   it('takes an upload whose mark went unrenewed past the grace period, and its commit then fails', async () => {
     const abandoned = await storedBytes(new Date());
-    await pending.mark(abandoned);
+    await pending.mark(abandoned, ownerId, 0);
     pending.forget(abandoned); // as if its process had died: nobody renews it
     await db.updateTable('pendingUploads').set({ touchedAt: LONG_AGO.getTime() }).execute();
 
@@ -152,7 +155,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
       await writeFile(path, 'half an upload');
       await utimes(path, LONG_AGO, LONG_AGO);
     }
-    await pending.mark(storageKeyOf(heldId));
+    await pending.mark(storageKeyOf(heldId), ownerId, 0);
 
     const result = await sweeperOn(db).sweep();
 
@@ -182,7 +185,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
     const keys: string[] = [];
     for (let i = 0; i < 40; i++) {
       const key = await storedBytes();
-      await pending.mark(key);
+      await pending.mark(key, ownerId, 0);
       keys.push(key);
     }
     const sweeper = sweeperOn(db);

@@ -5,7 +5,7 @@ import { receiveUpload, type UploadedFilePart } from './received-upload.js';
 
 /**
  * A multer storage engine that streams the `file` part straight into the file store, as a pending
- * upload of the request (see `receiveUpload`).
+ * upload `BeginUploadInterceptor` began for the request (see `receiveUpload`).
  */
 export class UploadStorageEngine implements StorageEngine {
   constructor(private readonly files: FilesService) {}
@@ -15,7 +15,7 @@ export class UploadStorageEngine implements StorageEngine {
     file: Express.Multer.File,
     callback: (error?: unknown, info?: Partial<UploadedFilePart>) => void,
   ): void {
-    receiveUpload(this.files, req.res!, file.stream).then(
+    receiveUpload(this.files, req, file.stream).then(
       (written) => callback(null, { written, size: written.size }),
       (error: unknown) => callback(error),
     );
