@@ -28,6 +28,10 @@ describe.each(DIALECTS)('/admin/users (%s)', (dialect) => {
       username: 'carol',
       role: 'user',
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      usage: { bytes: 0, files: 0 },
+      quota: { bytes: null, files: null },
+      quotaBytes: null,
+      quotaFiles: null,
     });
     expect(JSON.stringify(body) + JSON.stringify(headers)).not.toMatch(/argon|carols-password/);
     await t.login('carol', 'carols-password');
@@ -42,6 +46,10 @@ describe.each(DIALECTS)('/admin/users (%s)', (dialect) => {
           username: ADMIN.username,
           role: 'admin',
           createdAt: expect.any(String),
+          usage: expect.any(Object),
+          quota: { bytes: null, files: null },
+          quotaBytes: null,
+          quotaFiles: null,
         },
       ]),
     );

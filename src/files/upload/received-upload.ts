@@ -44,6 +44,14 @@ export async function beginRequestUpload(
 }
 
 /**
+ * Discards what the upload of `request` left (nothing once it is committed): before a refusal is
+ * answered, so that the answer finds nothing of it left.
+ */
+export async function discardRequestUpload(request: IncomingMessage): Promise<void> {
+  await uploadsOfRequests.get(request)?.discard();
+}
+
+/**
  * Streams `source` into the store as the pending upload `request` began, learning its size,
  * SHA-256 and first bytes on the way. Committing it is the controller's next step.
  */
