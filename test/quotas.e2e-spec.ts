@@ -235,6 +235,40 @@ describe.each(DIALECTS)('quotas (%s)', (dialect) => {
     expect(await t.uploadLeftovers()).toEqual([]);
   });
 
+  it('holds what an upload in progress announced, and releases it when the upload is cut off', async () => {
+    const user = await t.createUser();
+    await setQuota(user, { quotaBytes: 100 * KiB });
+    const req = httpRequest(`${t.baseUrl}/files`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${user.token}`,
+        'content-type': 'application/octet-stream',
+        'content-length': 80 * KiB,
+      },
+    });
+    req.on('error', () => undefined); // the abort below
+    req.write(Buffer.alloc(16 * KiB, 1));
+    await eventually(
+      async () => (await me(user)).usage.bytes === 80 * KiB,
+      'the upload holds what it announced',
+    );
+    const refused = await postFile(t, user.token, Buffer.alloc(30 * KiB, 2), { raw: true });
+    expect(refused).toMatchObject({
+      status: 413,
+      body: { message: 'This upload would exceed your storage quota of 100 KiB (80 KiB used)' },
+    });
+    req.destroy();
+    await eventually(
+      async () => (await me(user)).usage.bytes === 0,
+      'the upload cut off released its share',
+    );
+    expect(await me(user)).toMatchObject({ usage: { bytes: 0, files: 0 } });
+    await eventually(async () => (await t.uploadLeftovers()).length === 0, 'nothing left');
+    expect(await postFile(t, user.token, Buffer.alloc(30 * KiB, 2), { raw: true })).toMatchObject({
+      status: 201,
+    });
+  });
+
   it('holds a tus upload to the quota from its creation, and frees it when it ends', async () => {
     const user = await t.createUser();
     await setQuota(user, { quotaBytes: 100 * KiB });

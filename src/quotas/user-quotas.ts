@@ -1,6 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { PostgresAdapter, type Kysely } from 'kysely';
-import { NotFoundError, QuotaExceededError } from '../common/domain-errors.js';
+import {
+  NotFoundError,
+  QuotaExceededError,
+  UnauthenticatedError,
+} from '../common/domain-errors.js';
 import { AppConfig } from '../config/app-config.js';
 import { Database } from '../database/database.js';
 import type { Tables } from '../database/tables.js';
@@ -16,7 +20,7 @@ import {
 /** How the users table spells "no limit" in `quota_bytes` and `quota_files` (null: the default). */
 const UNLIMITED = -1;
 
-/** What an upload asks of its owner's quota, beyond what it holds already. */
+/** What an upload claims of its owner's quota: its bytes, and the file it is. */
 export interface QuotaClaim {
   bytes: number;
   files: number;
@@ -53,11 +57,11 @@ export class UserQuotas {
    * Records `claim` of `ownerId`'s quota in `trx` (whose next statement must record it: the
    * caller's insert of the upload), after checking that it fits.
    * @throws QuotaExceededError when it does not: the message names the quota and what is used
-   * @throws NotFoundError when there is no such user
+   * @throws UnauthenticatedError when the owner was deleted while their request was on its way
    */
   async claim(trx: Kysely<Tables>, ownerId: string, claim: QuotaClaim): Promise<void> {
     const settings = await this.lockSettings(trx, ownerId);
-    if (!settings) throw new NotFoundError('user not found');
+    if (!settings) throw new UnauthenticatedError('the user no longer exists');
     const quota = this.quotaOf(settings);
     if (quota.bytes === null && quota.files === null) return;
     const usage = await usageOf(trx, ownerId);
@@ -83,42 +87,47 @@ export class UserQuotas {
 
   /** Every user's status, by id (for the admin's list: one query per table, not per user). */
   async statusesOfAll(): Promise<Map<string, QuotaStatus>> {
-    const [users, files, pending, resumable] = await Promise.all([
-      this.db.selectFrom('users').select(['id', 'quotaBytes', 'quotaFiles']).execute(),
-      this.db
-        .selectFrom('files')
-        .select((eb) => [
-          'ownerId',
-          eb.fn.sum<string>('size').as('bytes'),
-          eb.fn.countAll<number>().as('files'),
-        ])
-        .groupBy('ownerId')
-        .execute(),
-      this.db
-        .selectFrom('pendingUploads')
-        .select((eb) => [
-          'ownerId',
-          eb.fn.sum<string>('reservedBytes').as('bytes'),
-          eb.fn.countAll<number>().as('files'),
-        ])
-        .where('ownerId', 'is not', null)
-        .groupBy('ownerId')
-        .execute(),
-      unfinishedResumable(this.db)
-        .select((eb) => [
-          'ownerId',
-          eb.fn.sum<string>('length').as('bytes'),
-          eb.fn.countAll<number>().as('files'),
-        ])
-        .groupBy('ownerId')
-        .execute(),
-    ]);
+    const users = await this.db
+      .selectFrom('users')
+      .select(['id', 'quotaBytes', 'quotaFiles'])
+      .execute();
+    // One statement, so one snapshot (see `usageOf`).
+    const rows = await this.db
+      .selectFrom('files')
+      .select((eb) => [
+        'ownerId',
+        eb.fn.sum<string>('size').as('bytes'),
+        eb.fn.countAll<number>().as('files'),
+      ])
+      .groupBy('ownerId')
+      .unionAll(
+        this.db
+          .selectFrom('pendingUploads')
+          .select((eb) => [
+            'ownerId',
+            eb.fn.sum<string>('reservedBytes').as('bytes'),
+            eb.fn.countAll<number>().as('files'),
+          ])
+          .where('ownerId', 'is not', null)
+          .groupBy('ownerId')
+          .$narrowType<{ ownerId: string }>(),
+      )
+      .unionAll(
+        unfinishedResumable(this.db)
+          .select((eb) => [
+            'ownerId',
+            eb.fn.sum<string>('length').as('bytes'),
+            eb.fn.countAll<number>().as('files'),
+          ])
+          .groupBy('ownerId'),
+      )
+      .execute();
     const usages = new Map<string, Usage>();
-    for (const row of [...files, ...pending, ...resumable]) {
-      const usage = usages.get(row.ownerId!) ?? { bytes: 0, files: 0 };
+    for (const row of rows) {
+      const usage = usages.get(row.ownerId) ?? { bytes: 0, files: 0 };
       usage.bytes += Number(row.bytes ?? 0);
       usage.files += Number(row.files);
-      usages.set(row.ownerId!, usage);
+      usages.set(row.ownerId, usage);
     }
     const statuses = new Map<string, QuotaStatus>();
     for (const row of users) {
