@@ -20,6 +20,8 @@ async function main(argv: string[]): Promise<number> {
       'delete-files': { type: 'boolean' },
       name: { type: 'string' },
       scope: { type: 'string', multiple: true },
+      bytes: { type: 'string' },
+      files: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

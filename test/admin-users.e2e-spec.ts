@@ -29,6 +29,10 @@ describe.each(DIALECTS)('/admin/users (%s)', (dialect) => {
       role: 'user',
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       defaultFileTtlSeconds: null,
+      usage: { bytes: 0, files: 0 },
+      quota: { bytes: null, files: null },
+      quotaBytes: null,
+      quotaFiles: null,
     });
     expect(JSON.stringify(body) + JSON.stringify(headers)).not.toMatch(/argon|carols-password/);
     await t.login('carol', 'carols-password');
@@ -44,6 +48,10 @@ describe.each(DIALECTS)('/admin/users (%s)', (dialect) => {
           role: 'admin',
           createdAt: expect.any(String),
           defaultFileTtlSeconds: null,
+          usage: expect.any(Object),
+          quota: { bytes: null, files: null },
+          quotaBytes: null,
+          quotaFiles: null,
         },
       ]),
     );

@@ -27,6 +27,8 @@ describe.each(DIALECTS)('auth (%s)', (dialect) => {
         role: 'admin',
         credential: 'session',
         scopes: ['files:read', 'files:write', 'images', 'admin'],
+        usage: { bytes: 0, files: 0 },
+        quota: { bytes: null, files: null },
       });
     });
 

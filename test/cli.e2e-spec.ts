@@ -142,6 +142,52 @@ describe.each(DIALECTS)('operator CLI (%s)', (dialect) => {
     expect(none).toMatchObject({ code: 1, stderr: 'error: scopes must not be empty\n' });
   });
 
+  it("sets a user's quota, which the server enforces at once, and refuses a malformed one", async () => {
+    await cli(['users:create', 'erin'], 'erins-password-here\n');
+    const token = await t.login('erin', 'erins-password-here');
+    const set = await cli(['users:set-quota', 'erin', '--bytes', '10240', '--files', '5']);
+    expect(set).toMatchObject({
+      code: 0,
+      stdout: 'quota of erin: 10 KiB, 5 files; in use: 0 bytes in 0 files\n',
+      stderr: '',
+    });
+    const { body } = await t.http.get('/auth/me').auth(token, { type: 'bearer' }).expect(200);
+    expect(body).toMatchObject({
+      usage: { bytes: 0, files: 0 },
+      quota: { bytes: 10240, files: 5 },
+    });
+    const first = await t.upload(token, Buffer.alloc(8 * 1024, 1)).expect(201);
+    const over = await t.upload(token, Buffer.alloc(4 * 1024, 1)).expect(413);
+    expect(over.body.message).toBe(
+      'This upload would exceed your storage quota of 10 KiB (8 KiB used)',
+    );
+    const unlimited = await cli(['users:set-quota', 'erin', '--bytes', 'unlimited']);
+    expect(unlimited.stdout).toBe(
+      'quota of erin: unlimited bytes, 5 files; in use: 8 KiB in 1 files\n',
+    );
+    const second = await t.upload(token, Buffer.alloc(4 * 1024, 1)).expect(201);
+    const reset = await cli([
+      'users:set-quota',
+      'erin',
+      '--bytes',
+      'default',
+      '--files',
+      'default',
+    ]);
+    expect(reset.stdout).toMatch(/^quota of erin: unlimited bytes, unlimited files;/);
+    const bad = await cli(['users:set-quota', 'erin', '--bytes', 'lots']);
+    expect(bad).toMatchObject({
+      code: 1,
+      stderr:
+        'error: quotaBytes must be a whole number of bytes (0 or more), "unlimited", or null for the default\n',
+    });
+    const none = await cli(['users:set-quota', 'erin']);
+    expect(none).toMatchObject({ code: 1, stderr: 'error: give --bytes, --files or both\n' });
+    for (const { body: file } of [first, second]) {
+      await t.http.delete(`/files/${file.id}`).auth(token, { type: 'bearer' }).expect(204);
+    }
+  });
+
   it('deletes a user', async () => {
     const deleted = await cli(['users:delete', 'alice']);
     expect(deleted).toMatchObject({ code: 0, stdout: 'deleted alice\n' });

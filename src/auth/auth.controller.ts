@@ -10,6 +10,8 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { ErrorDto } from '../common/error.dto.js';
+import { quotaFieldsOf } from '../quotas/dto/quota.dto.js';
+import { UserQuotas } from '../quotas/user-quotas.js';
 import { CurrentUser, Public, Scopes } from './auth.decorators.js';
 import { AuthService } from './auth.service.js';
 import type { AuthenticatedUser } from './authenticated-user.js';
@@ -21,7 +23,10 @@ import { SCOPES } from './scopes.js';
 @ApiTags('auth')
 @Controller('auth')
 export class AuthController {
-  constructor(private readonly auth: AuthService) {}
+  constructor(
+    private readonly auth: AuthService,
+    private readonly quotas: UserQuotas,
+  ) {}
 
   @Public()
   @Post('login')
@@ -48,16 +53,19 @@ export class AuthController {
   @Get('me')
   @Scopes()
   @ApiBearerAuth()
-  @ApiOperation({ summary: 'The user the credential belongs to, and what it may do' })
+  @ApiOperation({
+    summary: 'The user the credential belongs to, what it may do, and their usage and quota',
+  })
   @ApiOkResponse({ type: MeDto })
   @ApiUnauthorizedResponse({ type: ErrorDto })
-  me(@CurrentUser() user: AuthenticatedUser): MeDto {
+  async me(@CurrentUser() user: AuthenticatedUser): Promise<MeDto> {
     return {
       id: user.id,
       username: user.username,
       role: user.role,
       credential: user.credential,
       scopes: SCOPES.filter((scope) => user.scopes.has(scope)),
+      ...quotaFieldsOf(await this.quotas.statusOf(user.id)),
     };
   }
 }

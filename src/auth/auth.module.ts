@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { ApiKeysModule } from '../api-keys/api-keys.module.js';
 import { AppConfig } from '../config/app-config.js';
 import { Database } from '../database/database.js';
+import { QuotasModule } from '../quotas/quotas.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
@@ -16,7 +17,7 @@ import { SlidingWindowLimiter } from './sliding-window-limiter.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
 @Module({
-  imports: [UsersModule, ApiKeysModule],
+  imports: [UsersModule, ApiKeysModule, QuotasModule],
   controllers: [AuthController],
   providers: [
     AuthService,

@@ -5,6 +5,8 @@ import { AccountDeletion } from '../accounts/account-deletion.js';
 import { ApiKeysService } from '../api-keys/api-keys.service.js';
 import { CreateApiKeyDto } from '../api-keys/dto/create-api-key.dto.js';
 import { AuthService } from '../auth/auth.service.js';
+import { formatBytes, type Quota } from '../quotas/quota.js';
+import { UserQuotas } from '../quotas/user-quotas.js';
 import { CreateUserDto } from '../users/dto/create-user.dto.js';
 import { UpdateUserDto } from '../users/dto/update-user.dto.js';
 import { UsersService } from '../users/users.service.js';
@@ -20,6 +22,8 @@ interface Invocation {
     'delete-files'?: boolean;
     name?: string;
     scope?: string[];
+    bytes?: string;
+    files?: string;
   };
 }
 
@@ -75,6 +79,27 @@ export const COMMANDS: Record<string, Command> = {
         .get(AccountDeletion)
         .delete(user.id, { deleteFiles: options['delete-files'] === true });
       console.log(`deleted ${username}`);
+    },
+  },
+  'users:set-quota': {
+    usage:
+      'users:set-quota <username> [--bytes <n>|unlimited|default] [--files <n>|unlimited|default]',
+    async run(app, { args: [username], options }) {
+      const user = await app.get(UsersService).findByUsername(required(username, 'username'));
+      if (options.bytes === undefined && options.files === undefined) {
+        throw new UsageError('give --bytes, --files or both');
+      }
+      const { quotaBytes, quotaFiles } = await validated(UpdateUserDto, {
+        quotaBytes: quotaSettingOf(options.bytes),
+        quotaFiles: quotaSettingOf(options.files),
+      });
+      const { quota, usage } = await app
+        .get(UserQuotas)
+        .set(user.id, { bytes: quotaBytes, files: quotaFiles });
+      console.log(
+        `quota of ${username}: ${describeQuota(quota)}; in use: ${formatBytes(usage.bytes)} ` +
+          `in ${usage.files} files`,
+      );
     },
   },
   'token:issue': {
@@ -144,6 +169,20 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+/** A limit as the operator types it: a whole number, `unlimited`, or `default` (null). */
+function quotaSettingOf(value: string | undefined): unknown {
+  if (value === undefined || value === 'unlimited') return value;
+  if (value === 'default') return null;
+  // Anything else stays a string, which the DTO refuses with its message.
+  return /^\d{1,15}$/.test(value) ? Number(value) : value;
+}
+
+function describeQuota(quota: Quota): string {
+  const bytes = quota.bytes === null ? 'unlimited bytes' : formatBytes(quota.bytes);
+  const files = quota.files === null ? 'unlimited files' : `${quota.files} files`;
+  return `${bytes}, ${files}`;
+}
 
 function required(value: string | undefined, name: string): string {
   if (!value) throw new UsageError(`<${name}> is missing`);

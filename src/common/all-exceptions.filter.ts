@@ -84,6 +84,7 @@ const STATUS_OF: Record<DomainErrorKind, HttpStatus> = {
   // tus 1.0's own status for it (the checksum extension).
   'checksum-mismatch': 460 as HttpStatus,
   'too-large': HttpStatus.PAYLOAD_TOO_LARGE,
+  'quota-exceeded': HttpStatus.PAYLOAD_TOO_LARGE,
   'unsupported-type': HttpStatus.UNSUPPORTED_MEDIA_TYPE,
   unprocessable: HttpStatus.UNPROCESSABLE_ENTITY,
   'rate-limited': HttpStatus.TOO_MANY_REQUESTS,

@@ -16,6 +16,7 @@ export type DomainErrorKind =
   | 'locked'
   | 'checksum-mismatch'
   | 'too-large'
+  | 'quota-exceeded'
   | 'unsupported-type'
   | 'unprocessable'
   | 'rate-limited'
@@ -65,6 +66,11 @@ export class ChecksumMismatchError extends DomainError {
 /** Larger than a configured limit. */
 export class TooLargeError extends DomainError {
   readonly kind = 'too-large';
+}
+
+/** The change would take its user past their storage quota (bytes or files): nothing was kept. */
+export class QuotaExceededError extends DomainError {
+  readonly kind = 'quota-exceeded';
 }
 
 /** Content of a type the service does not handle (bytes that are no image it knows). */

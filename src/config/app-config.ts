@@ -49,6 +49,8 @@ export class AppConfig {
   };
   /** File lifetimes: the longest one a file may be given; undefined when there is no cap. */
   readonly fileExpiry!: { readonly maxTtlSeconds: number | undefined };
+  /** Each user's quota unless an admin sets theirs (`quotas/`); null: no limit. */
+  readonly quotas!: { readonly defaultBytes: number | null; readonly defaultFiles: number | null };
   readonly images!: {
     readonly maxBytes: number;
     readonly maxPixels: number;
@@ -233,6 +235,10 @@ export function loadConfig(
       expiryMs: vars.UPLOAD_EXPIRY_HOURS * 3_600_000,
     },
     fileExpiry: { maxTtlSeconds: vars.MAX_FILE_TTL_SECONDS },
+    quotas: {
+      defaultBytes: vars.DEFAULT_QUOTA_BYTES ?? null,
+      defaultFiles: vars.DEFAULT_QUOTA_FILES ?? null,
+    },
     images: {
       maxBytes: vars.MAX_IMAGE_BYTES,
       maxPixels: vars.MAX_IMAGE_PIXELS,

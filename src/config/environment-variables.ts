@@ -161,6 +161,20 @@ export class EnvironmentVariables {
   @Min(1, { message: 'must be a positive integer (bytes)' })
   MAX_IMAGE_BYTES = 26_214_400;
 
+  /** A user's storage quota unless an admin sets theirs; unset: no limit. */
+  @IsOptional()
+  @Integer()
+  @IsInt({ message: 'must be a whole number of bytes (unset: no limit)' })
+  @Min(0, { message: 'must be a whole number of bytes (unset: no limit)' })
+  DEFAULT_QUOTA_BYTES?: number;
+
+  /** How many files a user may have unless an admin sets theirs; unset: no limit. */
+  @IsOptional()
+  @Integer()
+  @IsInt({ message: 'must be a whole number of files (unset: no limit)' })
+  @Min(0, { message: 'must be a whole number of files (unset: no limit)' })
+  DEFAULT_QUOTA_FILES?: number;
+
   @Integer()
   @IsInt({ message: 'must be a positive integer (pixels)' })
   @Min(1, { message: 'must be a positive integer (pixels)' })

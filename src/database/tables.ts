@@ -17,6 +17,9 @@ export interface UsersTable {
   externalSubject: string | null;
   /** The lifetime of a file whose upload names none (migration 0010); null: until deleted. */
   defaultFileTtlSeconds: Generated<number | null>;
+  /** The user's own quota (`quotas/`, migration 0009): null is the default, -1 no limit. */
+  quotaBytes: number | null;
+  quotaFiles: number | null;
 }
 
 export interface FilesTable {
@@ -56,6 +59,10 @@ interface PendingUploadsTable {
   createdAt: number;
   /** Renewed while the writing process lives: an old one means that process died. */
   touchedAt: number;
+  /** Whose quota the upload counts against (migration 0009); null on rows of older versions. */
+  ownerId: string | null;
+  /** The bytes it holds of that quota until it is registered or discarded: what it announced. */
+  reservedBytes: Generated<number>;
 }
 
 /** Work one instance at a time may do, until `expiresAt`. */

@@ -3,6 +3,7 @@ import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { AppConfig } from '../config/app-config.js';
 import { Database } from '../database/database.js';
+import { UserQuotas } from '../quotas/user-quotas.js';
 import type { FilesTable, Tables } from '../database/tables.js';
 import { AUTH_STATE_TTL_MS } from '../common/cached-state.js';
 import type { StoredFile } from './stored-file.js';
@@ -41,6 +42,7 @@ export class FileRegistry {
 
   constructor(
     private readonly db: Database,
+    private readonly quotas: UserQuotas,
     config: AppConfig,
   ) {
     const max = config.caches.fileEntries;
@@ -51,16 +53,26 @@ export class FileRegistry {
    * Registers `file`, whose bytes were written under a pending mark (`PendingUploads`): the row
    * goes in and the mark goes out in one transaction, so at no moment is the key neither (which a
    * sweeper would take for an orphan).
+   *
+   * The mark held the bytes the upload announced of its owner's quota; the file now holds its
+   * real size instead. When that is more (no size was announced: a chunked body, a blurred
+   * image), the quota is checked here, in the same transaction.
+   * @throws QuotaExceededError when the file does not fit its owner's quota
    */
   async insertFromPending(file: StoredFile): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       const unmarked = await trx
         .deleteFrom('pendingUploads')
         .where('storageKey', '=', file.storageKey)
+        .returning('reservedBytes')
         .executeTakeFirst();
       // A sweeper took the mark for abandoned (it went unrenewed for the whole grace period):
       // the bytes are gone or going, and must not be registered.
-      if (Number(unmarked.numDeletedRows) === 0) throw new PendingMarkLostError(file.storageKey);
+      if (!unmarked) throw new PendingMarkLostError(file.storageKey);
+      if (file.size > Number(unmarked.reservedBytes)) {
+        // The mark is gone from this transaction's view: the file claims its whole share.
+        await this.quotas.claim(trx, file.ownerId, { bytes: file.size, files: 1 });
+      }
       await trx.insertInto('files').values(toRow(file)).execute();
     });
   }

@@ -38,6 +38,7 @@ import { ListFilesQueryDto } from './dto/list-files-query.dto.js';
 import { FilesService } from './files.service.js';
 import { SignedLinks } from './links/signed-links.js';
 import { FILE_PART_REWRITE_OPTIONS } from './upload/file-part-stream.js';
+import { BeginUploadInterceptor } from './upload/begin-upload.interceptor.js';
 import { RawBodyUploadInterceptor } from './upload/raw-body-upload.interceptor.js';
 import { lifetimeOf, UploadLifetimeInterceptor } from './upload/upload-lifetime.interceptor.js';
 import type { UploadedFilePart } from './upload/received-upload.js';
@@ -54,10 +55,12 @@ export class FilesController {
 
   @Post()
   @Scopes('files:write')
-  // FileInterceptor receives a multipart body, RawBodyUploadInterceptor any other.
-  // UploadLifetimeInterceptor first: a bad `expiresIn` is refused before a byte is stored.
+  // BeginUploadInterceptor claims the quota before any of the body is read (after
+  // UploadLifetimeInterceptor has refused a bad `expiresIn`); then FileInterceptor receives a
+  // multipart body, RawBodyUploadInterceptor any other.
   @UseInterceptors(
     UploadLifetimeInterceptor,
+    BeginUploadInterceptor,
     FileInterceptor('file', FILE_PART_REWRITE_OPTIONS),
     RawBodyUploadInterceptor,
   )
@@ -135,9 +138,12 @@ export class FilesController {
   @ApiPayloadTooLargeResponse({
     type: ErrorDto,
     description:
-      'Larger than MAX_UPLOAD_BYTES; nothing is kept. A raw body whose Content-Length says so ' +
-      'is refused before a byte of it is read, and what is left of a refused raw body is not ' +
-      'read: the connection closes (`Connection: close`).',
+      "Larger than MAX_UPLOAD_BYTES, or more than the uploader's quota (bytes or files) " +
+      'allows, which the message names; nothing is kept. A body whose Content-Length passes ' +
+      'the quota (for multipart, the whole body counts), or a raw body whose Content-Length ' +
+      'passes MAX_UPLOAD_BYTES, is refused before a byte of it is read; a chunked body over ' +
+      'the quota once it is all in. What is left of a refused body is not read: the connection ' +
+      'closes (`Connection: close`).',
   })
   async upload(
     @UploadedFile() upload: UploadedFilePart | undefined,

@@ -5,6 +5,7 @@ import type { MulterModuleOptions } from '@nestjs/platform-express';
 import { MULTER_MODULE_OPTIONS } from '@nestjs/platform-express/multer/files.constants.js';
 import { AppConfig } from '../config/app-config.js';
 import { Metrics } from '../metrics/metrics.js';
+import { QuotasModule } from '../quotas/quotas.module.js';
 import { DownloadsController } from './downloads.controller.js';
 import { FileResponder } from './download/file-responder.js';
 import { FileLifetimes } from './file-lifetimes.js';
@@ -24,6 +25,7 @@ import { PendingUploads } from './upload/pending-uploads.js';
 import { UploadStorageEngine } from './upload/upload-storage-engine.js';
 
 @Module({
+  imports: [QuotasModule],
   // TusController first: its `files/uploads` must not be taken for a file id.
   controllers: [TusController, FilesController, DownloadsController],
   providers: [

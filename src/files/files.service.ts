@@ -58,13 +58,14 @@ export class FilesService {
   ) {}
 
   /**
-   * A new upload, marked pending in the shared database before its first byte is written. Its
-   * holder writes it, then commits or discards it.
-   * @throws StorageUnavailableError when the database cannot take the mark
+   * A new upload of `owner`, marked pending in the shared database before its first byte is
+   * written, holding one file and `announcedBytes` (0 when unknown) of their quota. Its holder
+   * writes it, then commits or discards it.
+   * @throws QuotaExceededError when that does not fit the owner's quota: nothing is marked
    */
-  async beginUpload(): Promise<PendingUpload> {
+  async beginUpload(owner: Caller, announcedBytes = 0): Promise<PendingUpload> {
     const upload = new PendingUpload(this.store, this.pendingUploads);
-    await this.pendingUploads.mark(upload.storageKey);
+    await this.pendingUploads.mark(upload.storageKey, owner.id, announcedBytes);
     return upload;
   }
 
@@ -93,6 +94,7 @@ export class FilesService {
   /**
    * Makes a written upload a stored file of `owner`: type from its bytes, sanitised name, registry
    * row, expiry (`expiresIn` seconds from now, else the owner's default). A failure discards it.
+   * @throws QuotaExceededError when the file is larger than it announced and does not fit
    * @throws UnauthenticatedError when the owner was deleted while the upload was on its way
    * @throws InvalidInputError when `expiresIn` is over MAX_FILE_TTL_SECONDS
    */
@@ -148,11 +150,18 @@ export class FilesService {
   }
 
   /**
-   * `source` as a new stored file of `owner`, in one go (what the image blur makes), with the
+   * `source` (of `size` bytes, when known) as a new stored file of `owner`, in one go (what the
+   * image blur makes), with the
    * owner's default lifetime.
+   * @throws QuotaExceededError when it does not fit the owner's quota: nothing is kept
    */
-  async storeNew(owner: Caller, source: Readable, client: ClientFileInfo): Promise<StoredFile> {
-    const upload = await this.beginUpload();
+  async storeNew(
+    owner: Caller,
+    source: Readable,
+    client: ClientFileInfo,
+    size?: number,
+  ): Promise<StoredFile> {
+    const upload = await this.beginUpload(owner, size);
     try {
       return await this.commit(await this.write(upload, source), owner, client);
     } finally {

@@ -23,6 +23,7 @@ import { LocalFileStore } from './storage/local-file-store.js';
 import { fileIdOf, storageKeyOf } from './storage/storage-key.js';
 import type { StoredFile } from './stored-file.js';
 import { PendingUploads } from './upload/pending-uploads.js';
+import { UserQuotas } from '../quotas/user-quotas.js';
 
 /** Older than the default SWEEP_MIN_AGE_SECONDS (an hour): the sweeper may take it. */
 const LONG_AGO = new Date(Date.now() - 2 * 3600 * 1000);
@@ -51,6 +52,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
         new ResumableUploadRepository(database),
         store,
         new FilesService(registry, store, pending, new FileLifetimes(config, noDefaults)),
+        new UserQuotas(database, config),
       ),
       new Leases(database),
       Metrics.off(),
@@ -67,8 +69,9 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
     db = Database.connect(config.database);
     await migrateToLatest(db);
     store = new LocalFileStore(config);
-    registry = new FileRegistry(db, config);
-    pending = new PendingUploads(db);
+    const quotas = new UserQuotas(db, config);
+    registry = new FileRegistry(db, quotas, config);
+    pending = new PendingUploads(db, quotas);
     ownerId = randomUUID();
     await db
       .insertInto('users')
@@ -113,7 +116,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
 
   /** Registers `key` as an upload does: marked first, then committed. */
   async function register(key: string, expiresAt: Date | null = null): Promise<void> {
-    await pending.mark(key);
+    await pending.mark(key, ownerId, 0);
     await registry.insertFromPending(fileOf(key, expiresAt));
   }
 
@@ -124,7 +127,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
     const registered = await storedBytes();
     await register(registered);
     const uploading = await storedBytes();
-    await pending.mark(uploading);
+    await pending.mark(uploading, ownerId, 0);
     const young = await storedBytes(new Date());
 
     const result = await sweeperOn(db).sweep();
@@ -154,7 +157,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
 
   it('takes an upload whose mark went unrenewed past the grace period, and its commit then fails', async () => {
     const abandoned = await storedBytes(new Date());
-    await pending.mark(abandoned);
+    await pending.mark(abandoned, ownerId, 0);
     pending.forget(abandoned); // as if its process had died: nobody renews it
     await db.updateTable('pendingUploads').set({ touchedAt: LONG_AGO.getTime() }).execute();
 
@@ -175,7 +178,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
       await writeFile(path, 'half an upload');
       await utimes(path, LONG_AGO, LONG_AGO);
     }
-    await pending.mark(storageKeyOf(heldId));
+    await pending.mark(storageKeyOf(heldId), ownerId, 0);
 
     const result = await sweeperOn(db).sweep();
 
@@ -205,7 +208,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
     const keys: string[] = [];
     for (let i = 0; i < 40; i++) {
       const key = await storedBytes();
-      await pending.mark(key);
+      await pending.mark(key, ownerId, 0);
       keys.push(key);
     }
     const sweeper = sweeperOn(db);

@@ -106,7 +106,12 @@ export class ImagesController {
   // It reads a stored file and stores a new one.
   @Scopes('images', 'files:read', 'files:write')
   @UseInterceptors(ImageAdmissionInterceptor)
-  @ApiOperation({ summary: 'Blur a stored image into a new stored file of yours' })
+  @ApiOperation({
+    summary: 'Blur a stored image into a new stored file of yours',
+    description:
+      'The new file counts against your quota like an upload: past it, 413 with a message that ' +
+      'names the quota, and nothing is kept.',
+  })
   @ApiCreatedResponse({ type: FileDto, description: '`Location: /files/{id}` of the new file' })
   @ApiNotFoundResponse({ type: ErrorDto })
   @BlurErrors()

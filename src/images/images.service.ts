@@ -30,9 +30,15 @@ export class ImagesService {
     }
     const input = await buffer(await this.files.openBytes(source));
     const blurred = await this.processor.blur(input, options);
-    return this.files.storeNew(viewer, Readable.from([blurred.data]), {
-      filename: blurredName(source.filename, blurred.extension),
-      declaredType: blurred.contentType,
-    });
+    // Like any upload, it counts against the viewer's quota (checked before it is stored).
+    return this.files.storeNew(
+      viewer,
+      Readable.from([blurred.data]),
+      {
+        filename: blurredName(source.filename, blurred.extension),
+        declaredType: blurred.contentType,
+      },
+      blurred.data.length,
+    );
   }
 }

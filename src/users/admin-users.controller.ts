@@ -10,6 +10,7 @@ import {
 import { AdminApi } from '../auth/auth.decorators.js';
 import { ErrorDto } from '../common/error.dto.js';
 import { ParseIdPipe } from '../common/parse-id.pipe.js';
+import { UserQuotas } from '../quotas/user-quotas.js';
 import { CreateUserDto } from './dto/create-user.dto.js';
 import { UpdateUserDto } from './dto/update-user.dto.js';
 import { UserDto, UserListDto } from './dto/user.dto.js';
@@ -19,13 +20,20 @@ import { UsersService } from './users.service.js';
 @AdminApi()
 @Controller('admin/users')
 export class AdminUsersController {
-  constructor(private readonly users: UsersService) {}
+  constructor(
+    private readonly users: UsersService,
+    private readonly quotas: UserQuotas,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'List every user' })
   @ApiOkResponse({ type: UserListDto })
   async list(): Promise<UserListDto> {
-    return { items: (await this.users.list()).map(UserDto.from) };
+    const [users, quotas] = await Promise.all([this.users.list(), this.quotas.statusesOfAll()]);
+    // A user created since the quotas were read has none of their own and holds nothing yet.
+    return {
+      items: users.map((user) => UserDto.from(user, quotas.get(user.id) ?? this.quotas.fresh())),
+    };
   }
 
   @Post()
@@ -33,16 +41,19 @@ export class AdminUsersController {
   @ApiCreatedResponse({ type: UserDto })
   @ApiConflictResponse({ type: ErrorDto, description: 'The username is taken' })
   async create(@Body() dto: CreateUserDto): Promise<UserDto> {
-    return UserDto.from(await this.users.create(dto));
+    const user = await this.users.create(dto);
+    return UserDto.from(user, await this.quotas.statusOf(user.id));
   }
 
   @Patch(':id')
   @ApiOperation({
-    summary: "Change a user's password, role or default file lifetime",
+    summary: "Change a user's password, role, quota or default file lifetime",
     description:
       'After a password or role change, tokens issued before it stop working: at once on this ' +
-      'instance, within 30 seconds on the others. `defaultFileTtlSeconds` applies to the files ' +
-      'uploaded after it.',
+      'instance, within 30 seconds on the others. A quota (`quotaBytes`, `quotaFiles`: a whole ' +
+      'number, `"unlimited"`, or null for the default) takes effect on the next upload, through ' +
+      'every instance; one lower than what the user holds refuses new uploads and removes ' +
+      'nothing. `defaultFileTtlSeconds` applies to the files uploaded after it.',
   })
   @ApiBadRequestResponse({
     type: ErrorDto,
@@ -52,6 +63,9 @@ export class AdminUsersController {
   @ApiNotFoundResponse({ type: ErrorDto })
   @ApiConflictResponse({ type: ErrorDto, description: 'Demoting the last admin' })
   async update(@Param('id', ParseIdPipe) id: string, @Body() dto: UpdateUserDto): Promise<UserDto> {
-    return UserDto.from(await this.users.update(id, dto));
+    const { quotaBytes, quotaFiles, ...credentials } = dto;
+    const user = await this.users.update(id, credentials);
+    const quota = await this.quotas.set(id, { bytes: quotaBytes, files: quotaFiles });
+    return UserDto.from(user, quota);
   }
 }

@@ -2,6 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { ROLES, type Role } from '../../common/caller.js';
 import type { Credential } from '../authenticated-user.js';
 import { SCOPES, type Scope } from '../scopes.js';
+import { QuotaDto, UsageDto } from '../../quotas/dto/quota.dto.js';
 
 const CREDENTIALS: Credential[] = ['session', 'oidc', 'api-key'];
 
@@ -29,4 +30,16 @@ export class MeDto {
     description: "What the credential may do: an API key's scopes, or every scope of the role",
   })
   scopes!: Scope[];
+
+  @ApiProperty({
+    type: UsageDto,
+    description: 'What the user holds: stored files, and uploads in progress',
+  })
+  usage!: UsageDto;
+
+  @ApiProperty({
+    type: QuotaDto,
+    description: "The user's quota (null: no limit); an upload past it is refused with 413",
+  })
+  quota!: QuotaDto;
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import type { Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { Database } from '../../database/database.js';
-import type { ResumableUploadsTable } from '../../database/tables.js';
+import type { ResumableUploadsTable, Tables } from '../../database/tables.js';
 
 /** A tus upload as the shared database keeps it, between its requests. */
 export interface ResumableUpload {
@@ -45,19 +45,29 @@ export interface UploadProgress {
 export class ResumableUploadRepository {
   constructor(private readonly db: Database) {}
 
-  async insert(upload: ResumableUpload): Promise<void> {
-    await this.db
-      .insertInto('resumableUploads')
-      .values({
-        ...upload,
-        filename: upload.filename ?? null,
-        filetype: upload.filetype ?? null,
-        createdAt: upload.createdAt.getTime(),
-        expiresAt: upload.expiresAt.getTime(),
-        completedAt: null,
-        fileExpiresIn: upload.fileExpiresIn ?? null,
-      })
-      .execute();
+  /**
+   * Inserts `upload` in a transaction that runs `claim` first: the caller's check that the upload
+   * fits (its owner's quota), which holds when the row goes in.
+   */
+  async insert(
+    upload: ResumableUpload,
+    claim: (trx: Kysely<Tables>) => Promise<void>,
+  ): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await claim(trx);
+      await trx
+        .insertInto('resumableUploads')
+        .values({
+          ...upload,
+          filename: upload.filename ?? null,
+          filetype: upload.filetype ?? null,
+          createdAt: upload.createdAt.getTime(),
+          expiresAt: upload.expiresAt.getTime(),
+          completedAt: null,
+          fileExpiresIn: upload.fileExpiresIn ?? null,
+        })
+        .execute();
+    });
   }
 
   async find(id: string): Promise<ResumableUpload | undefined> {

@@ -13,6 +13,7 @@ import {
   TooLargeError,
 } from '../../common/domain-errors.js';
 import { FilesService } from '../files.service.js';
+import { UserQuotas } from '../../quotas/user-quotas.js';
 import { HeadBytes } from '../storage/byte-meter.js';
 import { FileStore, type ResumableWrite } from '../storage/file-store.js';
 import { storageKeyOf } from '../storage/storage-key.js';
@@ -69,6 +70,7 @@ export class ResumableUploads {
     private readonly uploads: ResumableUploadRepository,
     private readonly store: FileStore,
     private readonly files: FilesService,
+    private readonly quotas: UserQuotas,
   ) {}
 
   /**
@@ -76,6 +78,7 @@ export class ResumableUploads {
    * seconds from its completion, or its owner's default lifetime then.
    * @throws TooLargeError when `length` passes MAX_UPLOAD_BYTES
    * @throws InvalidInputError when `expiresIn` is over MAX_FILE_TTL_SECONDS
+   * @throws QuotaExceededError when `length` does not fit the owner's quota: nothing is kept
    */
   async create(
     owner: Caller,
@@ -110,7 +113,10 @@ export class ResumableUploads {
       fileExpiresIn: metadata.expiresIn,
     };
     try {
-      await this.uploads.insert(upload);
+      // Until it completes (then its file counts) or expires, it holds its length of the quota.
+      await this.uploads.insert(upload, (trx) =>
+        this.quotas.claim(trx, owner.id, { bytes: length, files: 1 }),
+      );
     } catch (error) {
       await this.store.abortResumable(storageKey, write).catch(() => undefined);
       throw error;

@@ -109,7 +109,10 @@ export class TusController {
   })
   @ApiPayloadTooLargeResponse({
     type: ErrorDto,
-    description: 'Upload-Length over MAX_UPLOAD_BYTES',
+    description:
+      'Upload-Length over MAX_UPLOAD_BYTES, or more than the quota of the uploader (bytes or ' +
+      'files: an unfinished upload holds its length and one file until it completes or ' +
+      'expires) allows, which the message names; nothing is kept',
   })
   async create(
     @Headers('upload-length') length: string | undefined,

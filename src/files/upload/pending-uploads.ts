@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { Database } from '../../database/database.js';
+import { UserQuotas } from '../../quotas/user-quotas.js';
 
 /** How often this process renews the marks of the writes it has in progress. */
 const TOUCH_INTERVAL_MS = 15_000;
@@ -14,6 +15,9 @@ const BATCH = 500;
  * removed: the sweeper of any instance keeps off both. While a write goes on, this process renews
  * its mark every 15 s; a mark not renewed for the sweeper's grace period (at least 60 s) was left
  * by a process that died, and the sweeper discards it with its bytes.
+ *
+ * A mark also holds its owner's quota (`UserQuotas`): one file and the bytes the upload announced,
+ * claimed with it, and released with it, however it goes.
  */
 @Injectable()
 export class PendingUploads implements OnModuleDestroy {
@@ -21,7 +25,10 @@ export class PendingUploads implements OnModuleDestroy {
   private readonly live = new Set<string>();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    private readonly quotas: UserQuotas,
+  ) {
     this.timer = setInterval(() => void this.touchLive(), TOUCH_INTERVAL_MS);
     this.timer.unref();
   }
@@ -35,12 +42,20 @@ export class PendingUploads implements OnModuleDestroy {
     return this.live.size;
   }
 
-  async mark(storageKey: string): Promise<void> {
+  /**
+   * Marks `storageKey` as being written for `ownerId`, holding one file and `reservedBytes` of
+   * their quota.
+   * @throws QuotaExceededError when that does not fit: nothing is marked
+   */
+  async mark(storageKey: string, ownerId: string, reservedBytes: number): Promise<void> {
     const now = Date.now();
-    await this.db
-      .insertInto('pendingUploads')
-      .values({ storageKey, createdAt: now, touchedAt: now })
-      .execute();
+    await this.db.transaction().execute(async (trx) => {
+      await this.quotas.claim(trx, ownerId, { bytes: reservedBytes, files: 1 });
+      await trx
+        .insertInto('pendingUploads')
+        .values({ storageKey, createdAt: now, touchedAt: now, ownerId, reservedBytes })
+        .execute();
+    });
     this.live.add(storageKey);
   }
 

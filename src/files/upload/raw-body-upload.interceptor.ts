@@ -54,7 +54,7 @@ export class RawBodyUploadInterceptor implements NestInterceptor {
     if (Number(req.headers['content-length'] ?? 0) > maxBytes) throw tooLarge(maxBytes);
     const limit = new SizeLimit(maxBytes);
     try {
-      const written = await receiveUpload(this.files, res, bodyThrough(req, res, limit));
+      const written = await receiveUpload(this.files, req, bodyThrough(req, res, limit));
       return { originalname, mimetype: declaredTypeOf(req), size: written.size, written };
     } catch (error) {
       // Whatever the store makes of a source that failed (an error of its own, perhaps), a body

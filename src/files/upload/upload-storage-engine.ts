@@ -6,8 +6,9 @@ import { receiveUpload, type UploadedFilePart } from './received-upload.js';
 
 /**
  * A multer storage engine that streams the `file` part straight into the file store, as a pending
- * upload of the request (see `receiveUpload`). An `expiresIn` field sent before the part is in
- * `req.body` by then: a lifetime the file may not have is refused before a byte is stored.
+ * upload `BeginUploadInterceptor` began for the request (see `receiveUpload`). An `expiresIn`
+ * field sent before the part is in `req.body` by then: a lifetime the file may not have is refused
+ * before a byte is stored.
  */
 export class UploadStorageEngine implements StorageEngine {
   constructor(private readonly files: FilesService) {}
@@ -24,7 +25,7 @@ export class UploadStorageEngine implements StorageEngine {
     } catch (error) {
       return callback(error);
     }
-    receiveUpload(this.files, req.res!, file.stream).then(
+    receiveUpload(this.files, req, file.stream).then(
       (written) => callback(null, { written, size: written.size, expiresIn }),
       (error: unknown) => callback(error),
     );

@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, Max, Min, ValidateIf } from 'class-validator';
 import type { Role } from '../../common/caller.js';
+import { QuotaSettingField, type QuotaSetting } from '../../quotas/dto/quota.dto.js';
 import { PasswordField, RoleField } from './user-fields.js';
 
 /** As `parseLifetime` (files/) allows: an expiry in epoch milliseconds stays a safe integer. */
@@ -32,4 +33,12 @@ export class UpdateUserDto {
   @Min(1, { message: FILE_TTL_MESSAGE })
   @Max(LONGEST_FILE_TTL_SECONDS, { message: FILE_TTL_MESSAGE })
   defaultFileTtlSeconds?: number | null;
+
+  @IsOptional()
+  @QuotaSettingField('bytes', 10_485_760)
+  quotaBytes?: QuotaSetting;
+
+  @IsOptional()
+  @QuotaSettingField('files', 1000)
+  quotaFiles?: QuotaSetting;
 }

@@ -1,6 +1,14 @@
 import { ApiProperty } from '@nestjs/swagger';
 import type { User } from '../user.js';
 import { ROLES, type Role } from '../../common/caller.js';
+import {
+  QuotaDto,
+  quotaFieldsOf,
+  QuotaSettingField,
+  UsageDto,
+  type QuotaSetting,
+} from '../../quotas/dto/quota.dto.js';
+import type { QuotaStatus } from '../../quotas/quota.js';
 
 export class UserDto {
   @ApiProperty({ format: 'uuid' })
@@ -24,13 +32,28 @@ export class UserDto {
   })
   defaultFileTtlSeconds!: number | null;
 
-  static from(user: User): UserDto {
+  @ApiProperty({ type: UsageDto })
+  usage!: UsageDto;
+
+  @ApiProperty({ type: QuotaDto, description: 'The quota in force: their own, else the default' })
+  quota!: QuotaDto;
+
+  @QuotaSettingField('bytes', 10_485_760, true)
+  quotaBytes!: QuotaSetting;
+
+  @QuotaSettingField('files', 1000, true)
+  quotaFiles!: QuotaSetting;
+
+  static from(user: User, quota: QuotaStatus): UserDto {
     return {
       id: user.id,
       username: user.username,
       role: user.role,
       createdAt: user.createdAt.toISOString(),
       defaultFileTtlSeconds: user.defaultFileTtlSeconds,
+      ...quotaFieldsOf(quota),
+      quotaBytes: quota.settings.bytes,
+      quotaFiles: quota.settings.files,
     };
   }
 }
