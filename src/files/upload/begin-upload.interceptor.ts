@@ -36,10 +36,12 @@ export class BeginUploadInterceptor implements NestInterceptor {
       closeIfUnread(req, res);
       throw error;
     }
-    return next.handle().pipe(
-      catchError((error: unknown) =>
-        from(discardRequestUpload(req)).pipe(mergeMap(() => throwError(() => error))),
-      ),
-    );
+    return next
+      .handle()
+      .pipe(
+        catchError((error: unknown) =>
+          from(discardRequestUpload(req)).pipe(mergeMap(() => throwError(() => error))),
+        ),
+      );
   }
 }
