@@ -5,6 +5,7 @@ import { AuthModule } from '../auth/auth.module.js';
 import { AppConfig } from '../config/app-config.js';
 import { ConfigModule } from '../config/config.module.js';
 import { DatabaseModule } from '../database/database.module.js';
+import { MetricsOffModule } from '../metrics/metrics.module.js';
 import { UsersModule } from '../users/users.module.js';
 
 /** What the operator commands need: the configured database and the account services, no HTTP. */
@@ -16,6 +17,7 @@ export class CliModule {
       imports: [
         ConfigModule.forRoot(config),
         DatabaseModule,
+        MetricsOffModule,
         UsersModule,
         AccountsModule,
         OwnerFileDefaultsModule,

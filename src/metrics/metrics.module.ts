@@ -29,3 +29,11 @@ import { MetricsTokenGuard } from './metrics-token.guard.js';
   exports: [Metrics, HttpMetrics],
 })
 export class MetricsModule {}
+
+/** The operator CLI's: the features still inject `Metrics`, off (nothing scrapes a command). */
+@Global()
+@Module({
+  providers: [{ provide: Metrics, useValue: Metrics.off() }],
+  exports: [Metrics],
+})
+export class MetricsOffModule {}
