@@ -10,6 +10,7 @@ import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { json } from 'express';
 import { LoggerModule } from 'nestjs-pino';
 import { AccountsModule } from './accounts/accounts.module.js';
+import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { LogFlush } from './common/logging/log-flush.js';
@@ -33,6 +34,7 @@ export class AppModule implements NestModule {
         ConfigModule.forRoot(config),
         LoggerModule.forRoot(loggerOptions(config)),
         DatabaseModule,
+        AuditModule,
         UsersModule,
         AccountsModule,
         AuthModule,

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
+import { AuditContext } from './audit/audit-context.js';
 import { CliModule } from './cli/cli.module.js';
 import { COMMANDS, UsageError } from './cli/commands.js';
 import { DomainError } from './common/domain-errors.js';
@@ -20,6 +21,8 @@ async function main(argv: string[]): Promise<number> {
       'delete-files': { type: 'boolean' },
       name: { type: 'string' },
       scope: { type: 'string', multiple: true },
+      since: { type: 'string' },
+      until: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -38,7 +41,10 @@ async function main(argv: string[]): Promise<number> {
     logger: ['error'],
   });
   try {
-    await command.run(app, { args, options: values });
+    // What a command does is the operator's, in the audit trail.
+    await app
+      .get(AuditContext)
+      .runAs({ kind: 'cli' }, () => command.run(app, { args, options: values }));
     return 0;
   } finally {
     await app.close();

@@ -2,6 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpStatus, Logger } from '@nestjs/common';
+import { AuditContext } from '../audit/audit-context.js';
+import { AuditRepository } from '../audit/audit-repository.js';
+import { AuditTrail } from '../audit/audit-trail.js';
 import { loadConfig } from '../config/app-config.js';
 import { GateBusyError } from '../common/concurrency-gate.js';
 import { RateLimitedError, UnauthenticatedError } from '../common/domain-errors.js';
@@ -78,16 +81,23 @@ describe('AuthService password verifications', () => {
       STORAGE_DIR: storageDir,
       JWT_SECRET: 'a-secret-for-tests-a-secret-for-tests',
       LOGIN_CONCURRENCY: '2',
+      AUDIT_ENABLED: 'false',
     });
     db = Database.connect(config.database);
     await migrateToLatest(db);
     hasher = new HeldHasher();
-    const users = new UsersService(new UserRepository(db), hasher as unknown as PasswordHasher);
+    const audit = new AuditTrail(new AuditRepository(db), new AuditContext(), config);
+    const users = new UsersService(
+      new UserRepository(db),
+      hasher as unknown as PasswordHasher,
+      audit,
+    );
     auth = new AuthService(
       users,
       new SessionTokens(config, new VerifiedTokenCache(0)),
       new SlidingWindowLimiter(db),
       config,
+      audit,
     );
   });
 

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { AuditRecorder } from '../audit/audit-recorder.js';
 import { AppConfig } from '../config/app-config.js';
 import { ConcurrencyGate } from '../common/concurrency-gate.js';
 import { RateLimitedError, UnauthenticatedError } from '../common/domain-errors.js';
@@ -46,6 +47,7 @@ export class AuthService {
     private readonly sessions: SessionTokens,
     private readonly limiter: SlidingWindowLimiter,
     private readonly config: AppConfig,
+    private readonly audit: AuditRecorder,
   ) {
     this.verifications = new ConcurrencyGate(
       config.loginConcurrency,
@@ -65,6 +67,7 @@ export class AuthService {
       { window: FAILURES_PER_CLIENT_AND_NAME, key: `${clientKey} ${username}` },
     ]);
     if ('refused' in recording) {
+      this.recordFailure(username, 'rate-limited');
       throw new RateLimitedError(
         recording.refused.window === ATTEMPTS_PER_CLIENT
           ? 'too many login attempts from this address: try again later'
@@ -86,9 +89,25 @@ export class AuthService {
         );
       throw error;
     }
-    if (!user) throw new UnauthenticatedError('wrong username or password');
+    if (!user) {
+      this.recordFailure(username, 'credentials');
+      throw new UnauthenticatedError('wrong username or password');
+    }
     await this.limiter.takeBack(failure);
+    this.audit.record({
+      action: 'auth.login.succeeded',
+      actor: { kind: 'user', id: user.id },
+      details: { username: user.username },
+    });
     return this.issueToken(user);
+  }
+
+  private recordFailure(username: string, reason: 'credentials' | 'rate-limited'): void {
+    this.audit.record({
+      action: 'auth.login.failed',
+      actor: { kind: 'username', id: username },
+      details: { reason },
+    });
   }
 
   /** Signs an access token for `user`, valid for `expiresInSeconds` (JWT_EXPIRES_IN by default). */

@@ -1,8 +1,11 @@
+import { once } from 'node:events';
 import type { INestApplicationContext } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
-import { isUUID, validate } from 'class-validator';
+import { isISO8601, isUUID, validate } from 'class-validator';
 import { AccountDeletion } from '../accounts/account-deletion.js';
 import { ApiKeysService } from '../api-keys/api-keys.service.js';
+import { AuditTrail } from '../audit/audit-trail.js';
+import { AuditEventDto } from '../audit/dto/audit-event.dto.js';
 import { CreateApiKeyDto } from '../api-keys/dto/create-api-key.dto.js';
 import { AuthService } from '../auth/auth.service.js';
 import { CreateUserDto } from '../users/dto/create-user.dto.js';
@@ -20,6 +23,8 @@ interface Invocation {
     'delete-files'?: boolean;
     name?: string;
     scope?: string[];
+    since?: string;
+    until?: string;
   };
 }
 
@@ -135,6 +140,21 @@ export const COMMANDS: Record<string, Command> = {
       }
     },
   },
+  'audit:export': {
+    usage:
+      'audit:export --since <time|7d> [--until <time|1d>]   (JSON lines, oldest first; a ' +
+      'duration counts back from now)',
+    async run(app, { options }) {
+      if (options.since === undefined) throw new UsageError('--since is missing');
+      const since = pointInTime(options.since, '--since');
+      const until = options.until === undefined ? undefined : pointInTime(options.until, '--until');
+      // Read and written a page at a time: the trail may be far larger than memory.
+      for await (const event of app.get(AuditTrail).export({ since, until })) {
+        const line = `${JSON.stringify(AuditEventDto.from(event))}\n`;
+        if (!process.stdout.write(line)) await once(process.stdout, 'drain');
+      }
+    },
+  },
   'keys:revoke': {
     usage: 'keys:revoke <key-id>   (the id keys:list shows)',
     async run(app, { args: [id] }) {
@@ -144,6 +164,17 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+/**
+ * `--since`/`--until`: an ISO 8601 time, or a duration before now (`7d`, `12h`, `90m`), as epoch
+ * milliseconds.
+ */
+function pointInTime(value: string, option: string): number {
+  const seconds = parseDurationSeconds(value);
+  if (seconds !== undefined) return Date.now() - seconds * 1000;
+  if (isISO8601(value, { strict: true })) return Date.parse(value);
+  throw new UsageError(`${option} must be an ISO 8601 time or a duration such as 7d, 12h or 90m`);
+}
 
 function required(value: string | undefined, name: string): string {
   if (!value) throw new UsageError(`<${name}> is missing`);

@@ -100,6 +100,13 @@ export class AppConfig {
   /** How downloads hand out the bytes: through the service, or by a redirect to the store. */
   readonly downloadRedirect!:
     { readonly mode: 'none' } | { readonly mode: 'presigned'; readonly ttlSeconds: number };
+  /** The audit trail (src/audit): whether it records, its queue's bound, how long events stay. */
+  readonly audit!: {
+    readonly enabled: boolean;
+    readonly queueLimit: number;
+    /** 0: kept for ever. */
+    readonly retentionDays: number;
+  };
 
   constructor(values: AppConfig) {
     Object.assign(this, values);
@@ -283,6 +290,11 @@ export function loadConfig(
       vars.DOWNLOAD_REDIRECT === 'presigned'
         ? { mode: 'presigned', ttlSeconds: vars.DOWNLOAD_REDIRECT_TTL_SECONDS }
         : { mode: 'none' },
+    audit: {
+      enabled: vars.AUDIT_ENABLED === 'true',
+      queueLimit: vars.AUDIT_QUEUE_LIMIT,
+      retentionDays: vars.AUDIT_RETENTION_DAYS,
+    },
   });
   return { config, warnings };
 }

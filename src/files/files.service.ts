@@ -8,6 +8,7 @@ import {
   StorageUnavailableError,
   UnauthenticatedError,
 } from '../common/domain-errors.js';
+import { AuditRecorder } from '../audit/audit-recorder.js';
 import { isForeignKeyViolation } from '../database/database-errors.js';
 import type { Tables } from '../database/tables.js';
 import {
@@ -53,6 +54,7 @@ export class FilesService {
     private readonly registry: FileRegistry,
     private readonly store: FileStore,
     private readonly pendingUploads: PendingUploads,
+    private readonly audit: AuditRecorder,
   ) {}
 
   /**
@@ -86,6 +88,17 @@ export class FilesService {
    * @throws UnauthenticatedError when the owner was deleted while the upload was on its way
    */
   async commit(written: WrittenUpload, owner: Caller, client: ClientFileInfo): Promise<StoredFile> {
+    const file = await this.register(written, owner, client);
+    this.audit.record({ action: 'file.uploaded', fileId: file.id, details: uploadDetails(file) });
+    return file;
+  }
+
+  /** `commit` without its audit event: for files that are not uploads (a blur's result). */
+  private async register(
+    written: WrittenUpload,
+    owner: Caller,
+    client: ClientFileInfo,
+  ): Promise<StoredFile> {
     const { upload } = written;
     upload.beginCommit();
     try {
@@ -118,6 +131,11 @@ export class FilesService {
     const file = await describeFile(upload, upload.ownerId, written, client);
     try {
       await this.registry.insertFromResumable(file, holder);
+      this.audit.record({
+        action: 'file.uploaded',
+        fileId: file.id,
+        details: { ...uploadDetails(file), resumable: true },
+      });
       return file;
     } catch (error) {
       if (isForeignKeyViolation(error)) throw new UnauthenticatedError('the user no longer exists');
@@ -132,7 +150,7 @@ export class FilesService {
   async storeNew(owner: Caller, source: Readable, client: ClientFileInfo): Promise<StoredFile> {
     const upload = await this.beginUpload();
     try {
-      return await this.commit(await this.write(upload, source), owner, client);
+      return await this.register(await this.write(upload, source), owner, client);
     } finally {
       await upload.discard(); // nothing, once committed
     }
@@ -207,6 +225,7 @@ export class FilesService {
   async delete(id: string, viewer: Caller): Promise<void> {
     const file = await this.registry.deleteVisible(id, viewer);
     if (!file) throw new NotFoundError('file not found');
+    this.audit.record({ action: 'file.deleted', fileId: id, details: { ownerId: file.ownerId } });
     await this.removeBytes([file.storageKey]);
   }
 
@@ -243,6 +262,10 @@ async function describeFile(
     storageKey: upload.storageKey,
     createdAt: new Date(),
   };
+}
+
+function uploadDetails(file: StoredFile): Record<string, unknown> {
+  return { filename: file.filename, size: file.size, ownerId: file.ownerId };
 }
 
 /** An upload whose bytes are in the store, with what was learnt of them on the way. */

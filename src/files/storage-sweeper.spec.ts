@@ -3,6 +3,9 @@ import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { AuditContext } from '../audit/audit-context.js';
+import { AuditRepository } from '../audit/audit-repository.js';
+import { AuditTrail } from '../audit/audit-trail.js';
 import { AppConfig, loadConfig } from '../config/app-config.js';
 import { Database } from '../database/database.js';
 import { migrateToLatest } from '../database/database.module.js';
@@ -35,8 +38,9 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
   let pending: PendingUploads;
   let ownerId: string;
 
-  const sweeperOn = (database: Database) =>
-    new StorageSweeper(
+  const sweeperOn = (database: Database) => {
+    const audit = new AuditTrail(new AuditRepository(database), new AuditContext(), config);
+    return new StorageSweeper(
       config,
       store,
       registry,
@@ -45,10 +49,12 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
         config,
         new ResumableUploadRepository(database),
         store,
-        new FilesService(registry, store, pending),
+        new FilesService(registry, store, pending, audit),
       ),
       new Leases(database),
+      audit,
     );
+  };
 
   beforeEach(async () => {
     storageDir = await mkdtemp(join(tmpdir(), 'sweeper-spec-'));
@@ -56,6 +62,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
     config = loadConfig({
       STORAGE_DIR: storageDir,
       JWT_SECRET: 'x'.repeat(32),
+      AUDIT_ENABLED: 'false',
       ...(testDb.url && { DATABASE_URL: testDb.url }),
     }).config;
     db = Database.connect(config.database);

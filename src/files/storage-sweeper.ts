@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { AuditTrail } from '../audit/audit-trail.js';
 import { AppConfig } from '../config/app-config.js';
 import { Leases } from '../database/leases.js';
 import { FileRegistry } from './file-registry.js';
@@ -17,6 +18,8 @@ export interface SweepResult {
   orphanedFiles: number;
   /** Writes a crash cut short: staged local files, incomplete S3 multipart uploads. */
   incompleteWrites: number;
+  /** Audit events older than AUDIT_RETENTION_DAYS. */
+  auditEvents: number;
 }
 
 /** Keys asked about in one query. */
@@ -33,6 +36,7 @@ const NOTHING_SWEPT: SweepResult = {
   expiredUploads: 0,
   orphanedFiles: 0,
   incompleteWrites: 0,
+  auditEvents: 0,
 };
 
 /**
@@ -56,6 +60,7 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly pendingUploads: PendingUploads,
     private readonly resumableUploads: ResumableUploads,
     private readonly leases: Leases,
+    private readonly audit: AuditTrail,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -96,6 +101,7 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
         expiredUploads: await this.resumableUploads.sweepExpired(),
         orphanedFiles: await this.sweepOrphans(cutoff),
         incompleteWrites: await this.sweepIncompleteWrites(cutoff),
+        auditEvents: await this.audit.removeExpired(),
       };
     } finally {
       clearInterval(renewal);

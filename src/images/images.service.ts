@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { Injectable } from '@nestjs/common';
+import { AuditRecorder } from '../audit/audit-recorder.js';
 import { AppConfig } from '../config/app-config.js';
 import { FilesService } from '../files/files.service.js';
 import type { Caller } from '../common/caller.js';
@@ -16,6 +17,7 @@ export class ImagesService {
     private readonly files: FilesService,
     private readonly processor: ImageProcessor,
     private readonly config: AppConfig,
+    private readonly audit: AuditRecorder,
   ) {}
 
   /**
@@ -30,9 +32,15 @@ export class ImagesService {
     }
     const input = await buffer(await this.files.openBytes(source));
     const blurred = await this.processor.blur(input, options);
-    return this.files.storeNew(viewer, Readable.from([blurred.data]), {
+    const file = await this.files.storeNew(viewer, Readable.from([blurred.data]), {
       filename: blurredName(source.filename, blurred.extension),
       declaredType: blurred.contentType,
     });
+    this.audit.record({
+      action: 'image.blurred',
+      fileId: file.id,
+      details: { sourceFileId: source.id, size: file.size },
+    });
+    return file;
   }
 }

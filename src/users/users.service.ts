@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Kysely } from 'kysely';
+import { AuditRecorder } from '../audit/audit-recorder.js';
 import type { Role } from '../common/caller.js';
 import { AUTH_STATE_TTL_MS } from '../common/cached-state.js';
 import { ConflictError, NotFoundError } from '../common/domain-errors.js';
@@ -48,6 +49,7 @@ export class UsersService {
   constructor(
     private readonly repository: UserRepository,
     private readonly hasher: PasswordHasher,
+    private readonly audit: AuditRecorder,
   ) {}
 
   async create({ username, password, role }: NewUser): Promise<User> {
@@ -63,6 +65,7 @@ export class UsersService {
     if (!(await this.repository.insert(row))) {
       throw new ConflictError(`username "${username}" is taken`);
     }
+    this.audit.record({ action: 'user.created', details: { userId: row.id, username, role } });
     return { id: row.id, username, role, createdAt: new Date(now) };
   }
 
@@ -113,6 +116,10 @@ export class UsersService {
       return { ...current, role: changed.role };
     });
     this.authStates.evict(id);
+    this.audit.record({
+      action: 'user.updated',
+      details: { userId: id, passwordChanged: password !== undefined, role: user.role },
+    });
     return user;
   }
 
@@ -122,12 +129,17 @@ export class UsersService {
    */
   async delete(id: string, beforeDelete?: (trx: Kysely<Tables>) => Promise<void>): Promise<void> {
     try {
-      await this.repository.serializable(async (trx) => {
+      const deleted = await this.repository.serializable(async (trx) => {
         const user = await this.repository.findById(id, trx);
         if (!user) throw new NotFoundError('user not found');
         if (user.role === 'admin') await this.assertAnotherAdmin(trx, id, 'delete');
         await beforeDelete?.(trx);
         await this.repository.delete(trx, id);
+        return user;
+      });
+      this.audit.record({
+        action: 'user.deleted',
+        details: { userId: id, username: deleted.username, role: deleted.role },
       });
     } catch (error) {
       if (isForeignKeyViolation(error)) {

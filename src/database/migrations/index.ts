@@ -6,6 +6,7 @@ import * as externalIdentities from './0004-external-identities.js';
 import * as pendingUploads from './0005-pending-uploads.js';
 import * as loginAttempts from './0006-login-attempts.js';
 import * as resumableUploads from './0007-resumable-uploads.js';
+import * as auditEvents from './0008-audit-events.js';
 
 /** Every migration, in order. Imported statically, so the built server needs no file scanning. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0005-pending-uploads': pendingUploads,
   '0006-login-attempts': loginAttempts,
   '0007-resumable-uploads': resumableUploads,
+  '0008-audit-events': auditEvents,
 };

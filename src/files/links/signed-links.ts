@@ -1,5 +1,6 @@
-import { createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { AuditRecorder } from '../../audit/audit-recorder.js';
 import { ExpiredError, ForbiddenError } from '../../common/domain-errors.js';
 import { AppConfig } from '../../config/app-config.js';
 import type { Disposition } from '../../common/content-disposition.js';
@@ -33,7 +34,10 @@ export interface SignedLinkQuery {
 export class SignedLinks {
   private readonly keys: KeyRing;
 
-  constructor(private readonly config: AppConfig) {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly audit: AuditRecorder,
+  ) {
     this.keys = new KeyRing(config.linkSecret, config.previousLinkSecrets, 'link');
   }
 
@@ -49,17 +53,19 @@ export class SignedLinks {
   ): SignedLink {
     const expires = String(Math.floor(Date.now() / 1000) + expiresInSeconds);
     const { id, key } = this.keys.current;
-    const query = new URLSearchParams({
-      expires,
-      disposition,
-      kid: id,
-      signature: sign(key, fileId, expires, disposition),
-    });
+    const signature = sign(key, fileId, expires, disposition);
+    const query = new URLSearchParams({ expires, disposition, kid: id, signature });
     const path = `/files/${fileId}/signed-download?${query.toString()}`;
+    const expiresAt = new Date(Number(expires) * 1000);
+    this.audit.record({
+      action: 'link.created',
+      fileId,
+      details: { linkId: linkIdOf(signature), expiresAt: expiresAt.toISOString(), disposition },
+    });
     return {
       path,
       url: `${this.config.publicBaseUrl ?? requestOrigin}${path}`,
-      expiresAt: new Date(Number(expires) * 1000),
+      expiresAt,
     };
   }
 
@@ -81,6 +87,14 @@ export class SignedLinks {
     if (Number(expires) * 1000 <= Date.now()) throw new ExpiredError('the link has expired');
     return disposition as Disposition;
   }
+}
+
+/**
+ * What names a link in the audit trail: a hash of its signature, which is unique to the link but,
+ * unlike the signature, does not download the file.
+ */
+export function linkIdOf(signature: string): string {
+  return createHash('sha256').update(signature).digest('hex').slice(0, 32);
 }
 
 function sign(key: KeyObject, fileId: string, expires: string, disposition: string): string {
