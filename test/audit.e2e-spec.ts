@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import { sql } from 'kysely';
 import sharp from 'sharp';
 import { AuditTrail } from '../src/audit/audit-trail.js';
 import { Database } from '../src/database/database.js';
@@ -466,6 +467,32 @@ describe.each(DIALECTS)('audit trail (%s)', (dialect) => {
       await beside.close();
     }
     expect(await listed({ fileId })).toMatchObject([{ action: 'file.uploaded' }]);
+  });
+
+  it('keeps serving while the database refuses the events, and counts what it dropped', async () => {
+    const db = t.app.get(Database);
+    const trail = t.app.get(AuditTrail);
+    await trail.flush();
+    const droppedBefore = trail.droppedEvents;
+    // The table goes away behind the service's back: every insert of a batch fails.
+    await sql`alter table audit_events rename to audit_events_away`.execute(db);
+    let lost: string;
+    try {
+      ({
+        body: { id: lost },
+      } = await t.upload(alice.token, Buffer.from('unrecorded upload')).expect(201));
+      await t.http.delete(`/files/${lost}`).auth(alice.token, { type: 'bearer' }).expect(204);
+      await trail.flush();
+      expect(trail.droppedEvents).toBe(droppedBefore + 2);
+    } finally {
+      await sql`alter table audit_events_away rename to audit_events`.execute(db);
+    }
+    const { body: kept } = await t.upload(alice.token, Buffer.from('recorded')).expect(201);
+    expect(await listed({ fileId: kept.id as string })).toMatchObject([
+      { action: 'file.uploaded' },
+    ]);
+    expect(await listed({ fileId: lost })).toEqual([]);
+    expect(trail.droppedEvents).toBe(droppedBefore + 2);
   });
 
   it('removes events older than AUDIT_RETENTION_DAYS in a sweep, and keeps the others', async () => {
