@@ -4,7 +4,6 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
-import { AuditContext } from './audit/audit-context.js';
 import { applyHttpServerTimeouts } from './common/http-server-timeouts.js';
 import { rootLogger } from './common/logging/root-logger.js';
 import { logsRequests } from './common/logging/logger-options.js';
@@ -29,8 +28,6 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   // First of all, so that every response and log line has an id, even a 404's.
   app.use(requestId);
   if (logsRequests(config)) app.use(requestLog(rootLogger(config)));
-  // The request each audited action happens in; without the trail, not even its cost.
-  if (config.audit.enabled) app.use(app.get(AuditContext).middleware);
   app.use(
     helmet({
       // The service (and /docs) may be reached over plain http, e.g. on a LAN address: there

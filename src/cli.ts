@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
-import { AuditContext } from './audit/audit-context.js';
 import { CliModule } from './cli/cli.module.js';
 import { COMMANDS, UsageError } from './cli/commands.js';
 import { DomainError } from './common/domain-errors.js';
@@ -41,10 +40,7 @@ async function main(argv: string[]): Promise<number> {
     logger: ['error'],
   });
   try {
-    // What a command does is the operator's, in the audit trail.
-    await app
-      .get(AuditContext)
-      .runAs({ kind: 'cli' }, () => command.run(app, { args, options: values }));
+    await command.run(app, { args, options: values });
     return 0;
   } finally {
     await app.close();

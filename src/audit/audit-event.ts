@@ -42,10 +42,10 @@ export type AuditActor =
 
 export const ACTOR_KINDS = ['user', 'link', 'username', 'cli', 'system'] as const;
 
-/** What a feature says happened; the request it happened in is added by the recorder. */
+/** What a feature says happened; where (its `AuditScene`) comes beside it. */
 export interface AuditEventInput {
   action: AuditAction;
-  /** Default: the authenticated caller of the request, else the CLI or the service itself. */
+  /** Default: the scene's actor. */
   actor?: AuditActor;
   fileId?: string;
   /** First and last byte of a download's range. */

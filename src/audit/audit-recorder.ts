@@ -1,5 +1,5 @@
-import type { AuditScene } from './audit-context.js';
 import type { AuditEventInput } from './audit-event.js';
+import type { AuditScene } from './audit-scene.js';
 
 /**
  * What features record audit events through (`AuditTrail` is the one implementation). Recording
@@ -9,9 +9,6 @@ export abstract class AuditRecorder {
   /** False with AUDIT_ENABLED=false: callers may skip work whose only use is an event. */
   abstract readonly enabled: boolean;
 
-  /** Records `event`, in the scene now (the current request) unless `scene` is given. */
-  abstract record(event: AuditEventInput, scene?: AuditScene): void;
-
-  /** The scene now, for an event recorded later (a download, when its response ends). */
-  abstract scene(): AuditScene;
+  /** Records `event`, which happened in `scene` (its actor, unless the event names one). */
+  abstract record(event: AuditEventInput, scene: AuditScene): void;
 }

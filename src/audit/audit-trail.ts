@@ -1,9 +1,9 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { AuditContext, type AuditScene } from './audit-context.js';
 import type { AuditEvent, AuditEventInput } from './audit-event.js';
 import { AuditQueue } from './audit-queue.js';
 import { AuditRecorder } from './audit-recorder.js';
+import type { AuditScene } from './audit-scene.js';
 import { AuditRepository, type AuditFilter, type NewAuditRow } from './audit-repository.js';
 
 /** Events written by one insert. */
@@ -27,7 +27,6 @@ export class AuditTrail extends AuditRecorder implements OnModuleInit, BeforeApp
 
   constructor(
     private readonly repository: AuditRepository,
-    private readonly context: AuditContext,
     private readonly config: AppConfig,
   ) {
     super();
@@ -64,11 +63,7 @@ export class AuditTrail extends AuditRecorder implements OnModuleInit, BeforeApp
     await this.queue.flush();
   }
 
-  scene(): AuditScene {
-    return this.context.scene();
-  }
-
-  record(event: AuditEventInput, scene: AuditScene = this.context.scene()): void {
+  record(event: AuditEventInput, scene: AuditScene): void {
     if (!this.enabled) return;
     const actor = event.actor ?? scene.actor;
     this.queue.push({

@@ -1,6 +1,5 @@
 import { Global, Module } from '@nestjs/common';
 import { AuditController } from './audit.controller.js';
-import { AuditContext } from './audit-context.js';
 import { AuditRecorder } from './audit-recorder.js';
 import { AuditRepository } from './audit-repository.js';
 import { AuditTrail } from './audit-trail.js';
@@ -9,12 +8,7 @@ import { AuditTrail } from './audit-trail.js';
 @Global()
 @Module({
   controllers: [AuditController],
-  providers: [
-    AuditContext,
-    AuditRepository,
-    AuditTrail,
-    { provide: AuditRecorder, useExisting: AuditTrail },
-  ],
-  exports: [AuditContext, AuditRecorder, AuditTrail],
+  providers: [AuditRepository, AuditTrail, { provide: AuditRecorder, useExisting: AuditTrail }],
+  exports: [AuditRecorder, AuditTrail],
 })
 export class AuditModule {}

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AuditRecorder } from '../audit/audit-recorder.js';
+import type { AuditScene } from '../audit/audit-scene.js';
 import { AppConfig } from '../config/app-config.js';
 import { ConcurrencyGate } from '../common/concurrency-gate.js';
 import { RateLimitedError, UnauthenticatedError } from '../common/domain-errors.js';
@@ -57,8 +58,16 @@ export class AuthService {
     );
   }
 
-  /** Checks a username and password from `client` (its address) and issues a token. */
-  async login(username: string, password: string, client: string): Promise<AccessToken> {
+  /**
+   * Checks a username and password from `client` (its address) and issues a token; the attempt
+   * is audited in `scene`.
+   */
+  async login(
+    username: string,
+    password: string,
+    client: string,
+    scene: AuditScene,
+  ): Promise<AccessToken> {
     const clientKey = clientAddressKey(client);
     const recording = await this.limiter.record([
       { window: ATTEMPTS_PER_CLIENT, key: clientKey },
@@ -67,7 +76,7 @@ export class AuthService {
       { window: FAILURES_PER_CLIENT_AND_NAME, key: `${clientKey} ${username}` },
     ]);
     if ('refused' in recording) {
-      this.recordFailure(username, 'rate-limited');
+      this.recordFailure(username, 'rate-limited', scene);
       throw new RateLimitedError(
         recording.refused.window === ATTEMPTS_PER_CLIENT
           ? 'too many login attempts from this address: try again later'
@@ -90,24 +99,34 @@ export class AuthService {
       throw error;
     }
     if (!user) {
-      this.recordFailure(username, 'credentials');
+      this.recordFailure(username, 'credentials', scene);
       throw new UnauthenticatedError('wrong username or password');
     }
     await this.limiter.takeBack(failure);
-    this.audit.record({
-      action: 'auth.login.succeeded',
-      actor: { kind: 'user', id: user.id },
-      details: { username: user.username },
-    });
+    this.audit.record(
+      {
+        action: 'auth.login.succeeded',
+        actor: { kind: 'user', id: user.id },
+        details: { username: user.username },
+      },
+      scene,
+    );
     return this.issueToken(user);
   }
 
-  private recordFailure(username: string, reason: 'credentials' | 'rate-limited'): void {
-    this.audit.record({
-      action: 'auth.login.failed',
-      actor: { kind: 'username', id: username },
-      details: { reason },
-    });
+  private recordFailure(
+    username: string,
+    reason: 'credentials' | 'rate-limited',
+    scene: AuditScene,
+  ): void {
+    this.audit.record(
+      {
+        action: 'auth.login.failed',
+        actor: { kind: 'username', id: username },
+        details: { reason },
+      },
+      scene,
+    );
   }
 
   /** Signs an access token for `user`, valid for `expiresInSeconds` (JWT_EXPIRES_IN by default). */

@@ -4,6 +4,7 @@ import { plainToInstance } from 'class-transformer';
 import { isISO8601, isUUID, validate } from 'class-validator';
 import { AccountDeletion } from '../accounts/account-deletion.js';
 import { ApiKeysService } from '../api-keys/api-keys.service.js';
+import { CLI_SCENE } from '../audit/audit-scene.js';
 import { AuditTrail } from '../audit/audit-trail.js';
 import { AuditEventDto } from '../audit/dto/audit-event.dto.js';
 import { CreateApiKeyDto } from '../api-keys/dto/create-api-key.dto.js';
@@ -46,7 +47,7 @@ export const COMMANDS: Record<string, Command> = {
         password,
         role: options.role ?? 'user',
       });
-      const user = await app.get(UsersService).create(dto);
+      const user = await app.get(UsersService).create(dto, CLI_SCENE);
       console.log(`created ${user.role} ${user.username} (${user.id})`);
     },
   },
@@ -68,7 +69,7 @@ export const COMMANDS: Record<string, Command> = {
       const { password } = await validated(UpdateUserDto, {
         password: await readPassword(`New password for ${username}: `),
       });
-      await users.update(user.id, { password });
+      await users.update(user.id, { password }, CLI_SCENE);
       console.log(`changed the password of ${username}; tokens issued before now no longer work`);
     },
   },
@@ -78,7 +79,7 @@ export const COMMANDS: Record<string, Command> = {
       const user = await app.get(UsersService).findByUsername(required(username, 'username'));
       await app
         .get(AccountDeletion)
-        .delete(user.id, { deleteFiles: options['delete-files'] === true });
+        .delete(user.id, { deleteFiles: options['delete-files'] === true }, CLI_SCENE);
       console.log(`deleted ${username}`);
     },
   },

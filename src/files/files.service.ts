@@ -9,6 +9,7 @@ import {
   UnauthenticatedError,
 } from '../common/domain-errors.js';
 import { AuditRecorder } from '../audit/audit-recorder.js';
+import type { AuditScene } from '../audit/audit-scene.js';
 import { isForeignKeyViolation } from '../database/database-errors.js';
 import type { Tables } from '../database/tables.js';
 import {
@@ -87,9 +88,17 @@ export class FilesService {
    * row. A failure discards it.
    * @throws UnauthenticatedError when the owner was deleted while the upload was on its way
    */
-  async commit(written: WrittenUpload, owner: Caller, client: ClientFileInfo): Promise<StoredFile> {
+  async commit(
+    written: WrittenUpload,
+    owner: Caller,
+    client: ClientFileInfo,
+    scene: AuditScene,
+  ): Promise<StoredFile> {
     const file = await this.register(written, owner, client);
-    this.audit.record({ action: 'file.uploaded', fileId: file.id, details: uploadDetails(file) });
+    this.audit.record(
+      { action: 'file.uploaded', fileId: file.id, details: uploadDetails(file) },
+      scene,
+    );
     return file;
   }
 
@@ -127,15 +136,19 @@ export class FilesService {
     written: WrittenBytes,
     client: ClientFileInfo,
     holder: string,
+    scene: AuditScene,
   ): Promise<StoredFile> {
     const file = await describeFile(upload, upload.ownerId, written, client);
     try {
       await this.registry.insertFromResumable(file, holder);
-      this.audit.record({
-        action: 'file.uploaded',
-        fileId: file.id,
-        details: { ...uploadDetails(file), resumable: true },
-      });
+      this.audit.record(
+        {
+          action: 'file.uploaded',
+          fileId: file.id,
+          details: { ...uploadDetails(file), resumable: true },
+        },
+        scene,
+      );
       return file;
     } catch (error) {
       if (isForeignKeyViolation(error)) throw new UnauthenticatedError('the user no longer exists');
@@ -222,10 +235,13 @@ export class FilesService {
   }
 
   /** The registry entry goes first; bytes that cannot be removed are left to the sweeper. */
-  async delete(id: string, viewer: Caller): Promise<void> {
+  async delete(id: string, viewer: Caller, scene: AuditScene): Promise<void> {
     const file = await this.registry.deleteVisible(id, viewer);
     if (!file) throw new NotFoundError('file not found');
-    this.audit.record({ action: 'file.deleted', fileId: id, details: { ownerId: file.ownerId } });
+    this.audit.record(
+      { action: 'file.deleted', fileId: id, details: { ownerId: file.ownerId } },
+      scene,
+    );
     await this.removeBytes([file.storageKey]);
   }
 

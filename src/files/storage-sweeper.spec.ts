@@ -3,7 +3,6 @@ import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { AuditContext } from '../audit/audit-context.js';
 import { AuditRepository } from '../audit/audit-repository.js';
 import { AuditTrail } from '../audit/audit-trail.js';
 import { AppConfig, loadConfig } from '../config/app-config.js';
@@ -39,7 +38,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
   let ownerId: string;
 
   const sweeperOn = (database: Database) => {
-    const audit = new AuditTrail(new AuditRepository(database), new AuditContext(), config);
+    const audit = new AuditTrail(new AuditRepository(database), config);
     return new StorageSweeper(
       config,
       store,

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { Injectable } from '@nestjs/common';
 import { AuditRecorder } from '../audit/audit-recorder.js';
+import type { AuditScene } from '../audit/audit-scene.js';
 import { AppConfig } from '../config/app-config.js';
 import { FilesService } from '../files/files.service.js';
 import type { Caller } from '../common/caller.js';
@@ -24,7 +25,12 @@ export class ImagesService {
    * Reads the image (owner rules as for downloads), blurs it, and stores the result as uploads
    * are stored: if anything fails, nothing of it is kept.
    */
-  async blurStoredFile(viewer: Caller, id: string, options: BlurOptions): Promise<StoredFile> {
+  async blurStoredFile(
+    viewer: Caller,
+    id: string,
+    options: BlurOptions,
+    scene: AuditScene,
+  ): Promise<StoredFile> {
     const source = await this.files.get(id, viewer);
     const { maxBytes } = this.config.images;
     if (source.size > maxBytes) {
@@ -36,11 +42,14 @@ export class ImagesService {
       filename: blurredName(source.filename, blurred.extension),
       declaredType: blurred.contentType,
     });
-    this.audit.record({
-      action: 'image.blurred',
-      fileId: file.id,
-      details: { sourceFileId: source.id, size: file.size },
-    });
+    this.audit.record(
+      {
+        action: 'image.blurred',
+        fileId: file.id,
+        details: { sourceFileId: source.id, size: file.size },
+      },
+      scene,
+    );
     return file;
   }
 }

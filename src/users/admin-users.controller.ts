@@ -7,6 +7,8 @@ import {
   ApiOperation,
 } from '@nestjs/swagger';
 import { AdminApi } from '../auth/auth.decorators.js';
+import type { AuditScene } from '../audit/audit-scene.js';
+import { RequestScene } from '../audit/request-scene.js';
 import { ErrorDto } from '../common/error.dto.js';
 import { ParseIdPipe } from '../common/parse-id.pipe.js';
 import { CreateUserDto } from './dto/create-user.dto.js';
@@ -31,8 +33,8 @@ export class AdminUsersController {
   @ApiOperation({ summary: 'Create a user' })
   @ApiCreatedResponse({ type: UserDto })
   @ApiConflictResponse({ type: ErrorDto, description: 'The username is taken' })
-  async create(@Body() dto: CreateUserDto): Promise<UserDto> {
-    return UserDto.from(await this.users.create(dto));
+  async create(@Body() dto: CreateUserDto, @RequestScene() scene: AuditScene): Promise<UserDto> {
+    return UserDto.from(await this.users.create(dto, scene));
   }
 
   @Patch(':id')
@@ -45,7 +47,11 @@ export class AdminUsersController {
   @ApiOkResponse({ type: UserDto })
   @ApiNotFoundResponse({ type: ErrorDto })
   @ApiConflictResponse({ type: ErrorDto, description: 'Demoting the last admin' })
-  async update(@Param('id', ParseIdPipe) id: string, @Body() dto: UpdateUserDto): Promise<UserDto> {
-    return UserDto.from(await this.users.update(id, dto));
+  async update(
+    @Param('id', ParseIdPipe) id: string,
+    @Body() dto: UpdateUserDto,
+    @RequestScene() scene: AuditScene,
+  ): Promise<UserDto> {
+    return UserDto.from(await this.users.update(id, dto, scene));
   }
 }

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Kysely } from 'kysely';
 import { AuditRecorder } from '../audit/audit-recorder.js';
+import type { AuditScene } from '../audit/audit-scene.js';
 import type { Role } from '../common/caller.js';
 import { AUTH_STATE_TTL_MS } from '../common/cached-state.js';
 import { ConflictError, NotFoundError } from '../common/domain-errors.js';
@@ -52,7 +53,7 @@ export class UsersService {
     private readonly audit: AuditRecorder,
   ) {}
 
-  async create({ username, password, role }: NewUser): Promise<User> {
+  async create({ username, password, role }: NewUser, scene: AuditScene): Promise<User> {
     const now = Date.now();
     const row = {
       id: randomUUID(),
@@ -65,7 +66,10 @@ export class UsersService {
     if (!(await this.repository.insert(row))) {
       throw new ConflictError(`username "${username}" is taken`);
     }
-    this.audit.record({ action: 'user.created', details: { userId: row.id, username, role } });
+    this.audit.record(
+      { action: 'user.created', details: { userId: row.id, username, role } },
+      scene,
+    );
     return { id: row.id, username, role, createdAt: new Date(now) };
   }
 
@@ -100,7 +104,7 @@ export class UsersService {
   }
 
   /** A password or role change invalidates every token issued before it. */
-  async update(id: string, { password, role }: UserChanges): Promise<User> {
+  async update(id: string, { password, role }: UserChanges, scene: AuditScene): Promise<User> {
     const passwordHash = password === undefined ? undefined : await this.hasher.hash(password);
     const user = await this.repository.serializable(async (trx) => {
       const current = await this.repository.findById(id, trx);
@@ -116,10 +120,13 @@ export class UsersService {
       return { ...current, role: changed.role };
     });
     this.authStates.evict(id);
-    this.audit.record({
-      action: 'user.updated',
-      details: { userId: id, passwordChanged: password !== undefined, role: user.role },
-    });
+    this.audit.record(
+      {
+        action: 'user.updated',
+        details: { userId: id, passwordChanged: password !== undefined, role: user.role },
+      },
+      scene,
+    );
     return user;
   }
 
@@ -127,7 +134,11 @@ export class UsersService {
    * Deletes the user. `beforeDelete` runs in the same transaction (the files feature removes the
    * user's registry entries there); without it, a user who owns files is refused.
    */
-  async delete(id: string, beforeDelete?: (trx: Kysely<Tables>) => Promise<void>): Promise<void> {
+  async delete(
+    id: string,
+    scene: AuditScene,
+    beforeDelete?: (trx: Kysely<Tables>) => Promise<void>,
+  ): Promise<void> {
     try {
       const deleted = await this.repository.serializable(async (trx) => {
         const user = await this.repository.findById(id, trx);
@@ -137,10 +148,13 @@ export class UsersService {
         await this.repository.delete(trx, id);
         return user;
       });
-      this.audit.record({
-        action: 'user.deleted',
-        details: { userId: id, username: deleted.username, role: deleted.role },
-      });
+      this.audit.record(
+        {
+          action: 'user.deleted',
+          details: { userId: id, username: deleted.username, role: deleted.role },
+        },
+        scene,
+      );
     } catch (error) {
       if (isForeignKeyViolation(error)) {
         throw new ConflictError('the user still owns files: delete them, or pass deleteFiles=true');

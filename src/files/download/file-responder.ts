@@ -4,6 +4,7 @@ import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { AuditRecorder } from '../../audit/audit-recorder.js';
 import type { AuditActor, AuditEventInput } from '../../audit/audit-event.js';
+import { sceneOf } from '../../audit/request-scene.js';
 import { HttpExceptionWithHeaders } from '../../common/http-exceptions.js';
 import { AppConfig } from '../../config/app-config.js';
 import { FilesService } from '../files.service.js';
@@ -96,10 +97,13 @@ export class FileResponder {
         res.setHeader('Cache-Control', 'private, no-store');
         res.redirect(HttpStatus.FOUND, url);
         if (this.audit.enabled) {
-          this.audit.record({
-            ...downloadEvent(file, holder, holderKey, range, length),
-            details: { presigned: true },
-          });
+          this.audit.record(
+            {
+              ...downloadEvent(file, holder, holderKey, range, length),
+              details: { presigned: true },
+            },
+            sceneOf(req),
+          );
         }
         return;
       }
@@ -144,7 +148,7 @@ export class FileResponder {
         res.destroy();
       }
     });
-    if (this.audit.enabled) this.recordWhenClosed(body, res, file, holder, holderKey, range);
+    if (this.audit.enabled) this.recordWhenClosed(req, res, body, file, holder, holderKey, range);
   }
 
   /**
@@ -153,14 +157,15 @@ export class FileResponder {
    * client that went away is charged with what went out to the connection, not the whole range.
    */
   private recordWhenClosed(
-    body: Readable,
+    req: Request,
     res: Response,
+    body: Readable,
     file: StoredFile,
     holder: DownloadHolder,
     holderKey: string,
     range: { start: number; end: number } | undefined,
   ): void {
-    const scene = this.audit.scene();
+    const scene = sceneOf(req);
     const length = range ? range.end - range.start + 1 : file.size;
     let handedOver = 0;
     body.on('data', (chunk: Buffer) => (handedOver += chunk.length));

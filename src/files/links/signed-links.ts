@@ -1,6 +1,7 @@
 import { createHash, createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AuditRecorder } from '../../audit/audit-recorder.js';
+import type { AuditScene } from '../../audit/audit-scene.js';
 import { ExpiredError, ForbiddenError } from '../../common/domain-errors.js';
 import { AppConfig } from '../../config/app-config.js';
 import type { Disposition } from '../../common/content-disposition.js';
@@ -44,12 +45,14 @@ export class SignedLinks {
   /**
    * @param requestOrigin `scheme://host[:port]` the request for the link was sent to, as far as
    * the service can tell; ignored when PUBLIC_BASE_URL is set, which a request cannot forge.
+   * @param scene who asks for the link, for the audit trail
    */
   create(
     fileId: string,
     expiresInSeconds: number,
     disposition: Disposition,
     requestOrigin: string,
+    scene: AuditScene,
   ): SignedLink {
     const expires = String(Math.floor(Date.now() / 1000) + expiresInSeconds);
     const { id, key } = this.keys.current;
@@ -57,11 +60,14 @@ export class SignedLinks {
     const query = new URLSearchParams({ expires, disposition, kid: id, signature });
     const path = `/files/${fileId}/signed-download?${query.toString()}`;
     const expiresAt = new Date(Number(expires) * 1000);
-    this.audit.record({
-      action: 'link.created',
-      fileId,
-      details: { linkId: linkIdOf(signature), expiresAt: expiresAt.toISOString(), disposition },
-    });
+    this.audit.record(
+      {
+        action: 'link.created',
+        fileId,
+        details: { linkId: linkIdOf(signature), expiresAt: expiresAt.toISOString(), disposition },
+      },
+      scene,
+    );
     return {
       path,
       url: `${this.config.publicBaseUrl ?? requestOrigin}${path}`,

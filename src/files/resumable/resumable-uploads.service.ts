@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import type { AuditScene } from '../../audit/audit-scene.js';
 import type { Readable } from 'node:stream';
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
@@ -69,13 +70,15 @@ export class ResumableUploads {
   ) {}
 
   /**
-   * A new upload of `length` bytes owned by `owner`.
+   * A new upload of `length` bytes owned by `owner`; `scene` is where it becomes a file, for the
+   * audit trail, as for `append` and `status`.
    * @throws TooLargeError when `length` passes MAX_UPLOAD_BYTES
    */
   async create(
     owner: Caller,
     length: number,
     metadata: { filename?: string; filetype?: string },
+    scene: AuditScene,
   ): Promise<UploadStatus> {
     const maxBytes = this.config.uploads.maxBytes;
     if (length > maxBytes) {
@@ -108,7 +111,8 @@ export class ResumableUploads {
       await this.store.abortResumable(storageKey, write).catch(() => undefined);
       throw error;
     }
-    if (length === 0) return this.underLock(upload, (holder) => this.complete(upload, holder));
+    if (length === 0)
+      return this.underLock(upload, (holder) => this.complete(upload, holder, scene));
     return statusOf(upload);
   }
 
@@ -117,7 +121,7 @@ export class ResumableUploads {
    * @throws NotFoundError when there is none that `caller` owns, or its file was deleted since
    * @throws ExpiredError when it expired unfinished
    */
-  async status(id: string, caller: Caller): Promise<UploadStatus> {
+  async status(id: string, caller: Caller, scene: AuditScene): Promise<UploadStatus> {
     const upload = await this.findOwn(id, caller);
     if (upload.completedAt) {
       await this.files.get(upload.id, caller); // deleted since: the upload is gone with it
@@ -126,7 +130,7 @@ export class ResumableUploads {
       // client asks again rather than take an offset without the file's id).
       return this.underLock(upload, async (holder) => {
         const current = await this.findOwn(id, caller);
-        return current.completedAt ? statusOf(current) : this.complete(current, holder);
+        return current.completedAt ? statusOf(current) : this.complete(current, holder, scene);
       });
     }
     return statusOf(upload);
@@ -144,6 +148,7 @@ export class ResumableUploads {
   async append(
     id: string,
     caller: Caller,
+    scene: AuditScene,
     offset: number,
     source: Readable,
     { checksum, declaredLength }: AppendOptions = {},
@@ -207,7 +212,7 @@ export class ResumableUploads {
       await appended.release().catch((error: unknown) => {
         this.logger.warn(`could not tidy after an append to upload ${id}: ${String(error)}`);
       });
-      if (finished) return this.complete(progressed, holder);
+      if (finished) return this.complete(progressed, holder, scene);
       return statusOf(progressed);
     });
   }
@@ -243,7 +248,11 @@ export class ResumableUploads {
   }
 
   /** The last byte is in: the bytes become the file's, and the registry row goes in. */
-  private async complete(upload: ResumableUpload, holder: string): Promise<UploadStatus> {
+  private async complete(
+    upload: ResumableUpload,
+    holder: string,
+    scene: AuditScene,
+  ): Promise<UploadStatus> {
     const hasher = ResumableSha256.load(upload.hashState);
     await this.storing(`complete upload ${upload.id}`, () =>
       this.store.completeResumable(upload.storageKey, writeOf(upload)),
@@ -253,6 +262,7 @@ export class ResumableUploads {
       { size: upload.length, sha256: hasher.hex(), head: upload.head },
       { filename: upload.filename, declaredType: upload.filetype },
       holder,
+      scene,
     );
     return { ...statusOf(upload), fileId: upload.id };
   }
