@@ -5,9 +5,10 @@ import sharp from 'sharp';
 import { AuditTrail } from '../src/audit/audit-trail.js';
 import { Database } from '../src/database/database.js';
 import { StorageSweeper } from '../src/files/storage-sweeper.js';
+import { storageEnvOf, TestBucket } from './support/s3.js';
 import { runNode } from './support/server-process.js';
 import { eventually } from './support/storage.js';
-import { DIALECTS } from './support/test-database.js';
+import { DIALECTS, SHARED_JWT_SECRET } from './support/test-database.js';
 import { ADMIN, TestApp, type TestUser } from './support/test-app.js';
 import { TUS } from './support/tus-client.js';
 
@@ -117,6 +118,16 @@ describe.each(DIALECTS)('audit trail (%s)', (dialect) => {
         actor: { kind: 'username', id: 'mallory' },
       });
       expect(failed.details).toEqual({ reason: 'credentials' });
+
+      // The client chooses its user agent: the trail keeps 512 characters of it.
+      const long = { ...tagged(), userAgent: 'x'.repeat(2000) };
+      await t.http
+        .post('/auth/login')
+        .set({ 'X-Request-Id': long.requestId, 'User-Agent': long.userAgent })
+        .send({ username: 'mallory', password: 'not-the-password' })
+        .expect(401);
+      const [truncated] = await eventsOf(long.requestId);
+      expect(truncated.userAgent).toBe('x'.repeat(512));
     });
 
     it('a multipart upload, a raw-body upload and a finished tus upload', async () => {
@@ -556,6 +567,45 @@ describe.each(DIALECTS)('audit trail (%s)', (dialect) => {
     expect(bad).toMatchObject({ code: 1, stderr: expect.stringContaining('--since must be') });
     const missing = await cli(['audit:export']);
     expect(missing).toMatchObject({ code: 1, stderr: 'error: --since is missing\n' });
+  });
+});
+
+describe.each(DIALECTS)('audit trail of presigned downloads (%s)', (dialect) => {
+  it('records the redirect as the download, without bytes it cannot see', async () => {
+    const bucket = new TestBucket();
+    const t = await TestApp.start(dialect, {
+      JWT_SECRET: SHARED_JWT_SECRET,
+      ...storageEnvOf(bucket),
+      DOWNLOAD_REDIRECT: 'presigned',
+    });
+    try {
+      const token = await t.adminToken();
+      const { body } = await t.upload(token, randomBytes(5000)).expect(201);
+      const requestId = `audit-${randomUUID()}`;
+      await t.http
+        .get(`/files/${body.id}/download`)
+        .auth(token, { type: 'bearer' })
+        .set('X-Request-Id', requestId)
+        .redirects(0)
+        .expect(302);
+      await t.app.get(AuditTrail).flush();
+      const { body: page } = await t.http
+        .get('/admin/audit')
+        .query({ fileId: body.id as string, action: 'file.downloaded' })
+        .auth(token, { type: 'bearer' })
+        .expect(200);
+      expect(page.items).toMatchObject([
+        {
+          requestId,
+          range: { start: 0, end: 4999 },
+          bytesSent: null,
+          details: { presigned: true },
+        },
+      ]);
+    } finally {
+      await t.close();
+      await bucket.cleanup();
+    }
   });
 });
 
