@@ -53,6 +53,11 @@ export class AuditTrail extends AuditRecorder implements OnModuleInit, BeforeApp
     return this.queue.dropped;
   }
 
+  /** Events waiting in memory for their insert. */
+  get queuedEvents(): number {
+    return this.queue.length;
+  }
+
   onModuleInit(): void {
     if (this.enabled) this.queue.start();
   }
