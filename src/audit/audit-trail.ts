@@ -10,6 +10,8 @@ import { AuditRepository, type AuditFilter, type NewAuditRow } from './audit-rep
 const BATCH_SIZE = 500;
 /** How often queued events are written. */
 const FLUSH_INTERVAL_MS = 1000;
+/** Longest a stop waits for the last events: a database that does not answer must not hold it. */
+const SHUTDOWN_FLUSH_MS = 5000;
 
 const DAY_MS = 86_400_000;
 
@@ -62,10 +64,23 @@ export class AuditTrail extends AuditRecorder implements OnModuleInit, BeforeApp
     if (this.enabled) this.queue.start();
   }
 
-  /** Before the database closes (its own hook is `onApplicationShutdown`): nothing queued is lost. */
+  /**
+   * Before the database closes (its own hook is `onApplicationShutdown`): what is queued is
+   * written, unless the database takes longer than SHUTDOWN_FLUSH_MS to take it.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     this.queue.stop();
-    await this.queue.flush();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.logger.error(
+          `stopping without ${this.queue.length} audit events: the database is slow`,
+        );
+        resolve();
+      }, SHUTDOWN_FLUSH_MS);
+    });
+    await Promise.race([this.queue.flush(), timeout]);
+    clearTimeout(timer);
   }
 
   record(event: AuditEventInput, scene: AuditScene): void {
