@@ -62,8 +62,8 @@ export class AuditEventDto {
     type: Number,
     nullable: true,
     description:
-      'A download: the bytes that went out to the connection; less than the range when the ' +
-      'client went away',
+      'A download: the bytes handed to the connection (its socket buffers included); less than ' +
+      'the range when the client went away before the end',
   })
   bytesSent!: number | null;
 
