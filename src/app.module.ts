@@ -11,6 +11,7 @@ import { json } from 'express';
 import { LoggerModule } from 'nestjs-pino';
 import { AccountsModule } from './accounts/accounts.module.js';
 import { OwnerFileDefaultsModule } from './accounts/owner-file-defaults.module.js';
+import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { LogFlush } from './common/logging/log-flush.js';
@@ -36,6 +37,7 @@ export class AppModule implements NestModule {
         LoggerModule.forRoot(loggerOptions(config)),
         MetricsModule,
         DatabaseModule,
+        AuditModule,
         UsersModule,
         AccountsModule,
         OwnerFileDefaultsModule,

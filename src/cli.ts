@@ -22,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
       scope: { type: 'string', multiple: true },
       bytes: { type: 'string' },
       files: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { parse as parseContentDisposition } from 'content-disposition';
 import sharp from 'sharp';
+import { SYSTEM_SCENE } from '../src/audit/audit-scene.js';
 import { binaryParser } from './support/binary-parser.js';
 import { eventually } from './support/storage.js';
 import { DIALECTS } from './support/test-database.js';
@@ -819,7 +820,7 @@ describe.each(DIALECTS)('files (%s)', (dialect) => {
 
     it('answers 410 to an expired link', async () => {
       const { SignedLinks } = await import('../src/files/links/signed-links.js');
-      const expired = t.app.get(SignedLinks).create(id, -10, 'attachment', t.baseUrl);
+      const expired = t.app.get(SignedLinks).create(id, -10, 'attachment', t.baseUrl, SYSTEM_SCENE);
       const response = await t.http.get(expired.path).expect(410);
       expect(response.body).toMatchObject({
         statusCode: 410,

@@ -82,6 +82,7 @@ describe.each(DIALECTS)('operations (%s)', (dialect) => {
         '/auth/api-keys/{id}',
         '/admin/users',
         '/admin/users/{id}',
+        '/admin/audit',
         '/health',
         '/health/live',
         '/health/ready',
@@ -105,6 +106,7 @@ describe.each(DIALECTS)('operations (%s)', (dialect) => {
       'CreateApiKeyDto',
       'CreatedApiKeyDto',
       'ApiKeyListDto',
+      'AuditEventListDto',
     ]) {
       expect(body.components.schemas[schema]).toBeDefined();
     }

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { AuditScene } from '../audit/audit-scene.js';
 import { FilesService } from '../files/files.service.js';
 import { UsersService } from '../users/users.service.js';
 
@@ -17,10 +18,15 @@ export class AccountDeletion {
    * Without `deleteFiles`, a user who owns files is refused (ConflictError). With it, their
    * registry entries go in the same transaction as the user, and their bytes right after.
    */
-  async delete(userId: string, { deleteFiles }: { deleteFiles: boolean }): Promise<void> {
+  async delete(
+    userId: string,
+    { deleteFiles }: { deleteFiles: boolean },
+    scene: AuditScene,
+  ): Promise<void> {
     let keys: string[] = [];
     await this.users.delete(
       userId,
+      scene,
       deleteFiles
         ? async (trx) => {
             keys = await this.files.deleteEntriesOwnedBy(trx, userId);

@@ -5,6 +5,8 @@ import {
   ApiNotFoundResponse,
   ApiOperation,
 } from '@nestjs/swagger';
+import type { AuditScene } from '../audit/audit-scene.js';
+import { RequestScene } from '../audit/request-scene.js';
 import { AdminApi } from '../auth/auth.decorators.js';
 import { ErrorDto } from '../common/error.dto.js';
 import { ParseIdPipe } from '../common/parse-id.pipe.js';
@@ -32,7 +34,8 @@ export class AdminAccountsController {
   async delete(
     @Param('id', ParseIdPipe) id: string,
     @Query() { deleteFiles }: DeleteAccountQueryDto,
+    @RequestScene() scene: AuditScene,
   ): Promise<void> {
-    await this.deletion.delete(id, { deleteFiles });
+    await this.deletion.delete(id, { deleteFiles }, scene);
   }
 }

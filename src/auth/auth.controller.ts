@@ -9,6 +9,8 @@ import {
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
+import type { AuditScene } from '../audit/audit-scene.js';
+import { RequestScene } from '../audit/request-scene.js';
 import { ErrorDto } from '../common/error.dto.js';
 import { quotaFieldsOf } from '../quotas/dto/quota.dto.js';
 import { UserQuotas } from '../quotas/user-quotas.js';
@@ -45,8 +47,12 @@ export class AuthController {
     type: ErrorDto,
     description: 'Too many logins are being checked at once. `Retry-After` says when to retry.',
   })
-  async login(@Body() { username, password }: LoginDto, @Ip() client: string): Promise<TokenDto> {
-    const { token, expiresInSeconds } = await this.auth.login(username, password, client);
+  async login(
+    @Body() { username, password }: LoginDto,
+    @Ip() client: string,
+    @RequestScene() scene: AuditScene,
+  ): Promise<TokenDto> {
+    const { token, expiresInSeconds } = await this.auth.login(username, password, client, scene);
     return { access_token: token, token_type: 'Bearer', expires_in: expiresInSeconds };
   }
 

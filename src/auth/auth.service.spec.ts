@@ -2,6 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpStatus, Logger } from '@nestjs/common';
+import { AuditRepository } from '../audit/audit-repository.js';
+import { SYSTEM_SCENE } from '../audit/audit-scene.js';
+import { AuditTrail } from '../audit/audit-trail.js';
 import { loadConfig } from '../config/app-config.js';
 import { GateBusyError } from '../common/concurrency-gate.js';
 import { RateLimitedError, UnauthenticatedError } from '../common/domain-errors.js';
@@ -14,6 +17,7 @@ import { AuthService, LOGIN_QUEUE_LIMIT } from './auth.service.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 import { SessionTokens } from './session-tokens.js';
 import { SlidingWindowLimiter } from './sliding-window-limiter.js';
+import { Metrics } from '../metrics/metrics.js';
 
 /** A hasher whose verifications answer "wrong" only when the test says so. */
 class HeldHasher {
@@ -78,20 +82,24 @@ describe('AuthService password verifications', () => {
       STORAGE_DIR: storageDir,
       JWT_SECRET: 'a-secret-for-tests-a-secret-for-tests',
       LOGIN_CONCURRENCY: '2',
+      AUDIT_ENABLED: 'false',
     });
     db = Database.connect(config.database);
     await migrateToLatest(db);
     hasher = new HeldHasher();
+    const audit = new AuditTrail(new AuditRepository(db), config, Metrics.off());
     const users = new UsersService(
       new UserRepository(db),
       hasher as unknown as PasswordHasher,
       config,
+      audit,
     );
     auth = new AuthService(
       users,
       new SessionTokens(config, new VerifiedTokenCache(0)),
       new SlidingWindowLimiter(db),
       config,
+      audit,
     );
   });
 
@@ -103,7 +111,7 @@ describe('AuthService password verifications', () => {
 
   it('runs at most LOGIN_CONCURRENCY at once; the others wait their turn', async () => {
     const logins = Array.from({ length: 6 }, (_, i) =>
-      outcome(auth.login(`user${i}`, 'wrong', `198.51.100.${i}`)),
+      outcome(auth.login(`user${i}`, 'wrong', `198.51.100.${i}`, SYSTEM_SCENE)),
     );
     for (let answered = 0; answered < 6; answered++) {
       await until(() => hasher.pending.length >= Math.min(2, 6 - answered));
@@ -117,16 +125,16 @@ describe('AuthService password verifications', () => {
   it('answers 503 with Retry-After once the queue is full, and does not count it as a failure', async () => {
     // Nine failures for admin from one address: one more and that address is refused for admin.
     for (let i = 0; i < 9; i++) {
-      const login = outcome(auth.login('admin', 'wrong', '203.0.113.1'));
+      const login = outcome(auth.login('admin', 'wrong', '203.0.113.1', SYSTEM_SCENE));
       await until(() => hasher.pending.length >= 1);
       hasher.answerOne();
       expect(await login).toEqual({ status: 401 });
     }
     const holding = Array.from({ length: 2 + LOGIN_QUEUE_LIMIT }, (_, i) =>
-      outcome(auth.login('someone', 'wrong', `2001:db8:${i}::1`)),
+      outcome(auth.login('someone', 'wrong', `2001:db8:${i}::1`, SYSTEM_SCENE)),
     );
     await until(() => hasher.pending.length >= 2);
-    const refused = await outcome(auth.login('admin', 'wrong', '203.0.113.1'));
+    const refused = await outcome(auth.login('admin', 'wrong', '203.0.113.1', SYSTEM_SCENE));
     expect(refused).toEqual({
       status: HttpStatus.SERVICE_UNAVAILABLE,
       retryAfter: expect.any(String),
@@ -139,11 +147,11 @@ describe('AuthService password verifications', () => {
       expect(await holding.shift()).toEqual({ status: 401 });
     }
     // The refused attempt was never verified: admin still has its tenth failure to spend.
-    const tenth = outcome(auth.login('admin', 'wrong', '203.0.113.1'));
+    const tenth = outcome(auth.login('admin', 'wrong', '203.0.113.1', SYSTEM_SCENE));
     await until(() => hasher.pending.length >= 1);
     hasher.answerOne();
     expect(await tenth).toEqual({ status: 401 });
-    expect(await outcome(auth.login('admin', 'wrong', '203.0.113.1'))).toMatchObject({
+    expect(await outcome(auth.login('admin', 'wrong', '203.0.113.1', SYSTEM_SCENE))).toMatchObject({
       status: HttpStatus.TOO_MANY_REQUESTS,
     });
   });

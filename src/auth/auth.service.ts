@@ -1,4 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { AuditRecorder } from '../audit/audit-recorder.js';
+import type { AuditScene } from '../audit/audit-scene.js';
 import { AppConfig } from '../config/app-config.js';
 import { ConcurrencyGate } from '../common/concurrency-gate.js';
 import { RateLimitedError, UnauthenticatedError } from '../common/domain-errors.js';
@@ -46,6 +48,7 @@ export class AuthService {
     private readonly sessions: SessionTokens,
     private readonly limiter: SlidingWindowLimiter,
     private readonly config: AppConfig,
+    private readonly audit: AuditRecorder,
   ) {
     this.verifications = new ConcurrencyGate(
       config.loginConcurrency,
@@ -55,8 +58,16 @@ export class AuthService {
     );
   }
 
-  /** Checks a username and password from `client` (its address) and issues a token. */
-  async login(username: string, password: string, client: string): Promise<AccessToken> {
+  /**
+   * Checks a username and password from `client` (its address) and issues a token; the attempt
+   * is audited in `scene`.
+   */
+  async login(
+    username: string,
+    password: string,
+    client: string,
+    scene: AuditScene,
+  ): Promise<AccessToken> {
     const clientKey = clientAddressKey(client);
     const recording = await this.limiter.record([
       { window: ATTEMPTS_PER_CLIENT, key: clientKey },
@@ -65,6 +76,7 @@ export class AuthService {
       { window: FAILURES_PER_CLIENT_AND_NAME, key: `${clientKey} ${username}` },
     ]);
     if ('refused' in recording) {
+      this.recordFailure(username, 'rate-limited', scene);
       throw new RateLimitedError(
         recording.refused.window === ATTEMPTS_PER_CLIENT
           ? 'too many login attempts from this address: try again later'
@@ -86,9 +98,35 @@ export class AuthService {
         );
       throw error;
     }
-    if (!user) throw new UnauthenticatedError('wrong username or password');
+    if (!user) {
+      this.recordFailure(username, 'credentials', scene);
+      throw new UnauthenticatedError('wrong username or password');
+    }
     await this.limiter.takeBack(failure);
+    this.audit.record(
+      {
+        action: 'auth.login.succeeded',
+        actor: { kind: 'user', id: user.id },
+        details: { username: user.username },
+      },
+      scene,
+    );
     return this.issueToken(user);
+  }
+
+  private recordFailure(
+    username: string,
+    reason: 'credentials' | 'rate-limited',
+    scene: AuditScene,
+  ): void {
+    this.audit.record(
+      {
+        action: 'auth.login.failed',
+        actor: { kind: 'username', id: username },
+        details: { reason },
+      },
+      scene,
+    );
   }
 
   /** Signs an access token for `user`, valid for `expiresInSeconds` (JWT_EXPIRES_IN by default). */

@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AccountsModule } from '../accounts/accounts.module.js';
 import { OwnerFileDefaultsModule } from '../accounts/owner-file-defaults.module.js';
+import { AuditModule } from '../audit/audit.module.js';
 import { AuthModule } from '../auth/auth.module.js';
 import { AppConfig } from '../config/app-config.js';
 import { ConfigModule } from '../config/config.module.js';
@@ -18,6 +19,7 @@ export class CliModule {
         ConfigModule.forRoot(config),
         DatabaseModule,
         MetricsOffModule,
+        AuditModule,
         UsersModule,
         AccountsModule,
         OwnerFileDefaultsModule,

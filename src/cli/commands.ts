@@ -1,8 +1,12 @@
+import { once } from 'node:events';
 import type { INestApplicationContext } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
-import { isUUID, validate } from 'class-validator';
+import { isISO8601, isUUID, validate } from 'class-validator';
 import { AccountDeletion } from '../accounts/account-deletion.js';
 import { ApiKeysService } from '../api-keys/api-keys.service.js';
+import { CLI_SCENE } from '../audit/audit-scene.js';
+import { AuditTrail } from '../audit/audit-trail.js';
+import { AuditEventDto } from '../audit/dto/audit-event.dto.js';
 import { CreateApiKeyDto } from '../api-keys/dto/create-api-key.dto.js';
 import { AuthService } from '../auth/auth.service.js';
 import { formatBytes, type Quota } from '../quotas/quota.js';
@@ -24,6 +28,8 @@ interface Invocation {
     scope?: string[];
     bytes?: string;
     files?: string;
+    since?: string;
+    until?: string;
   };
 }
 
@@ -45,7 +51,7 @@ export const COMMANDS: Record<string, Command> = {
         password,
         role: options.role ?? 'user',
       });
-      const user = await app.get(UsersService).create(dto);
+      const user = await app.get(UsersService).create(dto, CLI_SCENE);
       console.log(`created ${user.role} ${user.username} (${user.id})`);
     },
   },
@@ -67,7 +73,7 @@ export const COMMANDS: Record<string, Command> = {
       const { password } = await validated(UpdateUserDto, {
         password: await readPassword(`New password for ${username}: `),
       });
-      await users.update(user.id, { password });
+      await users.update(user.id, { password }, CLI_SCENE);
       console.log(`changed the password of ${username}; tokens issued before now no longer work`);
     },
   },
@@ -77,7 +83,7 @@ export const COMMANDS: Record<string, Command> = {
       const user = await app.get(UsersService).findByUsername(required(username, 'username'));
       await app
         .get(AccountDeletion)
-        .delete(user.id, { deleteFiles: options['delete-files'] === true });
+        .delete(user.id, { deleteFiles: options['delete-files'] === true }, CLI_SCENE);
       console.log(`deleted ${username}`);
     },
   },
@@ -160,6 +166,21 @@ export const COMMANDS: Record<string, Command> = {
       }
     },
   },
+  'audit:export': {
+    usage:
+      'audit:export --since <time|7d> [--until <time|1d>]   (JSON lines, oldest first; a ' +
+      'duration counts back from now)',
+    async run(app, { options }) {
+      if (options.since === undefined) throw new UsageError('--since is missing');
+      const since = pointInTime(options.since, '--since');
+      const until = options.until === undefined ? undefined : pointInTime(options.until, '--until');
+      // Read and written a page at a time: the trail may be far larger than memory.
+      for await (const event of app.get(AuditTrail).export({ since, until })) {
+        const line = `${JSON.stringify(AuditEventDto.from(event))}\n`;
+        if (!process.stdout.write(line)) await once(process.stdout, 'drain');
+      }
+    },
+  },
   'keys:revoke': {
     usage: 'keys:revoke <key-id>   (the id keys:list shows)',
     async run(app, { args: [id] }) {
@@ -182,6 +203,17 @@ function describeQuota(quota: Quota): string {
   const bytes = quota.bytes === null ? 'unlimited bytes' : formatBytes(quota.bytes);
   const files = quota.files === null ? 'unlimited files' : `${quota.files} files`;
   return `${bytes}, ${files}`;
+}
+
+/**
+ * `--since`/`--until`: an ISO 8601 time, or a duration before now (`7d`, `12h`, `90m`), as epoch
+ * milliseconds.
+ */
+function pointInTime(value: string, option: string): number {
+  const seconds = parseDurationSeconds(value);
+  if (seconds !== undefined) return Date.now() - seconds * 1000;
+  if (isISO8601(value, { strict: true })) return Date.parse(value);
+  throw new UsageError(`${option} must be an ISO 8601 time or a duration such as 7d, 12h or 90m`);
 }
 
 function required(value: string | undefined, name: string): string {

@@ -240,6 +240,27 @@ describe('loadConfig', () => {
     ).toThrow('S3_BUCKET must be a bucket name');
   });
 
+  it('reads the audit trail settings, with their defaults', () => {
+    expect(loadConfig({ STORAGE_DIR: storageDir }).config.audit).toEqual({
+      enabled: true,
+      queueLimit: 10_000,
+      retentionDays: 90,
+    });
+    const { config } = loadConfig({
+      STORAGE_DIR: storageDir,
+      AUDIT_ENABLED: 'false',
+      AUDIT_QUEUE_LIMIT: '500',
+      AUDIT_RETENTION_DAYS: '0',
+    });
+    expect(config.audit).toEqual({ enabled: false, queueLimit: 500, retentionDays: 0 });
+    expect(() =>
+      loadConfig({ STORAGE_DIR: storageDir, AUDIT_ENABLED: 'no', AUDIT_QUEUE_LIMIT: '0' }),
+    ).toThrow(
+      'AUDIT_ENABLED must be true or false (got "no")\n' +
+        'AUDIT_QUEUE_LIMIT must be a positive integer (events) (got "0")',
+    );
+  });
+
   it('reports every bad variable at once', () => {
     let error: unknown;
     try {

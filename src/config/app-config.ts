@@ -106,6 +106,13 @@ export class AppConfig {
     { readonly mode: 'none' } | { readonly mode: 'presigned'; readonly ttlSeconds: number };
   /** The token `GET /metrics` asks for; metrics are off (not even measured) when unset. */
   readonly metricsToken?: string;
+  /** The audit trail (src/audit): whether it records, its queue's bound, how long events stay. */
+  readonly audit!: {
+    readonly enabled: boolean;
+    readonly queueLimit: number;
+    /** 0: kept for ever. */
+    readonly retentionDays: number;
+  };
 
   constructor(values: AppConfig) {
     Object.assign(this, values);
@@ -295,6 +302,11 @@ export function loadConfig(
         ? { mode: 'presigned', ttlSeconds: vars.DOWNLOAD_REDIRECT_TTL_SECONDS }
         : { mode: 'none' },
     metricsToken: vars.METRICS_TOKEN,
+    audit: {
+      enabled: vars.AUDIT_ENABLED === 'true',
+      queueLimit: vars.AUDIT_QUEUE_LIMIT,
+      retentionDays: vars.AUDIT_RETENTION_DAYS,
+    },
   });
   return { config, warnings };
 }

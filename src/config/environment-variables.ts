@@ -443,6 +443,21 @@ export class EnvironmentVariables {
   @IsOptional()
   @MinBytes(16)
   METRICS_TOKEN?: string;
+  /** `false`: no audit events are recorded, at no cost to the requests (see README, Audit trail). */
+  @IsIn(['true', 'false'], { message: 'must be true or false' })
+  AUDIT_ENABLED = 'true';
+
+  /** Audit events waiting in memory for their batch insert; past that, new ones are dropped. */
+  @Integer()
+  @IsInt({ message: 'must be a positive integer (events)' })
+  @Min(1, { message: 'must be a positive integer (events)' })
+  AUDIT_QUEUE_LIMIT = 10_000;
+
+  /** Audit events older than this many days are removed by the sweeper (0: kept for ever). */
+  @Integer()
+  @IsInt({ message: 'must be a whole number of days (0: kept for ever)' })
+  @Min(0, { message: 'must be a whole number of days (0: kept for ever)' })
+  AUDIT_RETENTION_DAYS = 90;
 }
 
 /** Variables whose values never appear in an error message. */

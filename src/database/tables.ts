@@ -104,6 +104,24 @@ export interface ResumableUploadsTable {
   fileExpiresIn: number | null;
 }
 
+/** What happened to files and accounts, append-only (see migration 0008 and src/audit). */
+export interface AuditEventsTable {
+  id: Generated<number>;
+  at: number;
+  action: string;
+  actorKind: string;
+  actorId: string | null;
+  fileId: string | null;
+  clientAddress: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+  rangeStart: number | null;
+  rangeEnd: number | null;
+  bytesSent: number | null;
+  /** A JSON object, or null. */
+  details: string | null;
+}
+
 export interface Tables {
   users: UsersTable;
   files: FilesTable;
@@ -112,4 +130,5 @@ export interface Tables {
   leases: LeasesTable;
   loginAttempts: LoginAttemptsTable;
   resumableUploads: ResumableUploadsTable;
+  auditEvents: AuditEventsTable;
 }

@@ -28,6 +28,8 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import type { AuditScene } from '../audit/audit-scene.js';
+import { RequestScene } from '../audit/request-scene.js';
 import { CurrentUser, Scopes } from '../auth/auth.decorators.js';
 import type { AuthenticatedUser } from '../auth/authenticated-user.js';
 import { ErrorDto } from '../common/error.dto.js';
@@ -150,6 +152,7 @@ export class FilesController {
     @Query('expiresIn') queryLifetime: unknown,
     @Body('expiresIn') fieldLifetime: unknown,
     @CurrentUser() user: AuthenticatedUser,
+    @RequestScene() scene: AuditScene,
     @Res({ passthrough: true }) res: Response,
   ): Promise<FileDto> {
     if (!upload) {
@@ -161,6 +164,7 @@ export class FilesController {
       upload.written,
       user,
       { filename: upload.originalname, declaredType: upload.mimetype },
+      scene,
       lifetimeOf(upload, queryLifetime, fieldLifetime),
     );
     res.location(`/files/${file.id}`);
@@ -207,8 +211,9 @@ export class FilesController {
   async delete(
     @Param('id', ParseIdPipe) id: string,
     @CurrentUser() user: AuthenticatedUser,
+    @RequestScene() scene: AuditScene,
   ): Promise<void> {
-    await this.files.delete(id, user);
+    await this.files.delete(id, user, scene);
   }
 
   @Post(':id/links')
@@ -227,11 +232,13 @@ export class FilesController {
     @Param('id', ParseIdPipe) id: string,
     @Body() { expiresIn, disposition }: CreateLinkDto,
     @CurrentUser() user: AuthenticatedUser,
+    @RequestScene() scene: AuditScene,
     @Req() req: Request,
   ): Promise<LinkDto> {
     await this.files.get(id, user);
     // Express reads X-Forwarded-Proto and -Host only from the TRUST_PROXY proxies in front.
-    const link = this.links.create(id, expiresIn, disposition, `${req.protocol}://${req.host}`);
+    const origin = `${req.protocol}://${req.host}`;
+    const link = this.links.create(id, expiresIn, disposition, origin, scene);
     return { url: link.url, expiresAt: link.expiresAt.toISOString() };
   }
 }

@@ -8,6 +8,8 @@ import {
   StorageUnavailableError,
   UnauthenticatedError,
 } from '../common/domain-errors.js';
+import { AuditRecorder } from '../audit/audit-recorder.js';
+import type { AuditScene } from '../audit/audit-scene.js';
 import { isForeignKeyViolation } from '../database/database-errors.js';
 import type { Tables } from '../database/tables.js';
 import { FileLifetimes } from './file-lifetimes.js';
@@ -55,6 +57,7 @@ export class FilesService {
     private readonly store: FileStore,
     private readonly pendingUploads: PendingUploads,
     private readonly lifetimes: FileLifetimes,
+    private readonly audit: AuditRecorder,
   ) {}
 
   /**
@@ -102,6 +105,22 @@ export class FilesService {
     written: WrittenUpload,
     owner: Caller,
     client: ClientFileInfo,
+    scene: AuditScene,
+    expiresIn?: number,
+  ): Promise<StoredFile> {
+    const file = await this.register(written, owner, client, expiresIn);
+    this.audit.record(
+      { action: 'file.uploaded', fileId: file.id, details: uploadDetails(file) },
+      scene,
+    );
+    return file;
+  }
+
+  /** `commit` without its audit event: for files that are not uploads (a blur's result). */
+  private async register(
+    written: WrittenUpload,
+    owner: Caller,
+    client: ClientFileInfo,
     expiresIn?: number,
   ): Promise<StoredFile> {
     const { upload } = written;
@@ -134,11 +153,20 @@ export class FilesService {
     written: WrittenBytes,
     client: ClientFileInfo,
     holder: string,
+    scene: AuditScene,
     expiresIn?: number,
   ): Promise<StoredFile> {
     const file = await this.describeFile(upload, upload.ownerId, written, client, expiresIn);
     try {
       await this.registry.insertFromResumable(file, holder);
+      this.audit.record(
+        {
+          action: 'file.uploaded',
+          fileId: file.id,
+          details: { ...uploadDetails(file), resumable: true },
+        },
+        scene,
+      );
       return file;
     } catch (error) {
       if (isForeignKeyViolation(error)) throw new UnauthenticatedError('the user no longer exists');
@@ -151,8 +179,8 @@ export class FilesService {
 
   /**
    * `source` (of `size` bytes, when known) as a new stored file of `owner`, in one go (what the
-   * image blur makes), with the
-   * owner's default lifetime.
+   * image blur makes), with the owner's default lifetime. Not audited as an upload: the blur
+   * records its own event.
    * @throws QuotaExceededError when it does not fit the owner's quota: nothing is kept
    */
   async storeNew(
@@ -163,7 +191,7 @@ export class FilesService {
   ): Promise<StoredFile> {
     const upload = await this.beginUpload(owner, size);
     try {
-      return await this.commit(await this.write(upload, source), owner, client);
+      return await this.register(await this.write(upload, source), owner, client);
     } finally {
       await upload.discard(); // nothing, once committed
     }
@@ -235,9 +263,13 @@ export class FilesService {
   }
 
   /** The registry entry goes first; bytes that cannot be removed are left to the sweeper. */
-  async delete(id: string, viewer: Caller): Promise<void> {
+  async delete(id: string, viewer: Caller, scene: AuditScene): Promise<void> {
     const file = await this.registry.deleteVisible(id, viewer);
     if (!file) throw new NotFoundError('file not found');
+    this.audit.record(
+      { action: 'file.deleted', fileId: id, details: { ownerId: file.ownerId } },
+      scene,
+    );
     await this.removeBytes([file.storageKey]);
   }
 
@@ -280,6 +312,10 @@ export class FilesService {
       });
     }
   }
+}
+
+function uploadDetails(file: StoredFile): Record<string, unknown> {
+  return { filename: file.filename, size: file.size, ownerId: file.ownerId };
 }
 
 /** An upload whose bytes are in the store, with what was learnt of them on the way. */

@@ -3,6 +3,8 @@ import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { AuditRepository } from '../audit/audit-repository.js';
+import { AuditTrail } from '../audit/audit-trail.js';
 import { AppConfig, loadConfig } from '../config/app-config.js';
 import { Metrics } from '../metrics/metrics.js';
 import { Database } from '../database/database.js';
@@ -41,8 +43,9 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
   let pending: PendingUploads;
   let ownerId: string;
 
-  const sweeperOn = (database: Database) =>
-    new StorageSweeper(
+  const sweeperOn = (database: Database) => {
+    const audit = new AuditTrail(new AuditRepository(database), config, Metrics.off());
+    return new StorageSweeper(
       config,
       store,
       registry,
@@ -51,12 +54,14 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
         config,
         new ResumableUploadRepository(database),
         store,
-        new FilesService(registry, store, pending, new FileLifetimes(config, noDefaults)),
+        new FilesService(registry, store, pending, new FileLifetimes(config, noDefaults), audit),
         new UserQuotas(database, config),
       ),
       new Leases(database),
       Metrics.off(),
+      audit,
     );
+  };
 
   beforeEach(async () => {
     storageDir = await mkdtemp(join(tmpdir(), 'sweeper-spec-'));
@@ -64,6 +69,7 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
     config = loadConfig({
       STORAGE_DIR: storageDir,
       JWT_SECRET: 'x'.repeat(32),
+      AUDIT_ENABLED: 'false',
       ...(testDb.url && { DATABASE_URL: testDb.url }),
     }).config;
     db = Database.connect(config.database);

@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { AuditTrail } from '../audit/audit-trail.js';
 import { AppConfig } from '../config/app-config.js';
 import { Leases } from '../database/leases.js';
 import { Metrics, type CounterHandle } from '../metrics/metrics.js';
@@ -20,6 +21,8 @@ export interface SweepResult {
   orphanedFiles: number;
   /** Writes a crash cut short: staged local files, incomplete S3 multipart uploads. */
   incompleteWrites: number;
+  /** Audit events older than AUDIT_RETENTION_DAYS. */
+  auditEvents: number;
 }
 
 /** Keys asked about in one query. */
@@ -37,6 +40,7 @@ const NOTHING_SWEPT: SweepResult = {
   expiredFiles: 0,
   orphanedFiles: 0,
   incompleteWrites: 0,
+  auditEvents: 0,
 };
 
 /**
@@ -63,6 +67,7 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly resumableUploads: ResumableUploads,
     private readonly leases: Leases,
     metrics: Metrics,
+    private readonly audit: AuditTrail,
   ) {
     this.runs = metrics.counter(
       'files_sweeper_runs_total',
@@ -72,7 +77,7 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
     this.removals = metrics.counter(
       'files_sweeper_removed_total',
       'What the sweeper removed, by kind (the fields of SweepResult): abandonedUploads, ' +
-        'expiredUploads, orphanedFiles, incompleteWrites',
+        'expiredUploads, expiredFiles, orphanedFiles, incompleteWrites, auditEvents',
       ['kind'],
     );
   }
@@ -128,6 +133,7 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
         expiredFiles: await this.sweepExpiredFiles(),
         orphanedFiles: await this.sweepOrphans(cutoff),
         incompleteWrites: await this.sweepIncompleteWrites(cutoff),
+        auditEvents: await this.audit.removeExpired(),
       };
     } finally {
       clearInterval(renewal);

@@ -30,6 +30,8 @@ import {
   ApiUnsupportedMediaTypeResponse,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
+import type { AuditScene } from '../audit/audit-scene.js';
+import { RequestScene } from '../audit/request-scene.js';
 import { CurrentUser, Scopes } from '../auth/auth.decorators.js';
 import type { AuthenticatedUser } from '../auth/authenticated-user.js';
 import { contentDisposition } from '../common/content-disposition.js';
@@ -119,9 +121,10 @@ export class ImagesController {
     @Param('id', ParseIdPipe) id: string,
     @Query() { sigma, format }: BlurQueryDto,
     @CurrentUser() user: AuthenticatedUser,
+    @RequestScene() scene: AuditScene,
     @Res({ passthrough: true }) res: Response,
   ): Promise<FileDto> {
-    const file = await this.images.blurStoredFile(user, id, { sigma, format });
+    const file = await this.images.blurStoredFile(user, id, { sigma, format }, scene);
     res.location(`/files/${file.id}`);
     return FileDto.from(file);
   }

@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { Injectable } from '@nestjs/common';
+import { AuditRecorder } from '../audit/audit-recorder.js';
+import type { AuditScene } from '../audit/audit-scene.js';
 import { AppConfig } from '../config/app-config.js';
 import { FilesService } from '../files/files.service.js';
 import type { Caller } from '../common/caller.js';
@@ -16,13 +18,19 @@ export class ImagesService {
     private readonly files: FilesService,
     private readonly processor: ImageProcessor,
     private readonly config: AppConfig,
+    private readonly audit: AuditRecorder,
   ) {}
 
   /**
    * Reads the image (owner rules as for downloads), blurs it, and stores the result as uploads
    * are stored: if anything fails, nothing of it is kept.
    */
-  async blurStoredFile(viewer: Caller, id: string, options: BlurOptions): Promise<StoredFile> {
+  async blurStoredFile(
+    viewer: Caller,
+    id: string,
+    options: BlurOptions,
+    scene: AuditScene,
+  ): Promise<StoredFile> {
     const source = await this.files.get(id, viewer);
     const { maxBytes } = this.config.images;
     if (source.size > maxBytes) {
@@ -31,7 +39,7 @@ export class ImagesService {
     const input = await buffer(await this.files.openBytes(source));
     const blurred = await this.processor.blur(input, options);
     // Like any upload, it counts against the viewer's quota (checked before it is stored).
-    return this.files.storeNew(
+    const file = await this.files.storeNew(
       viewer,
       Readable.from([blurred.data]),
       {
@@ -40,5 +48,14 @@ export class ImagesService {
       },
       blurred.data.length,
     );
+    this.audit.record(
+      {
+        action: 'image.blurred',
+        fileId: file.id,
+        details: { sourceFileId: source.id, size: file.size },
+      },
+      scene,
+    );
+    return file;
   }
 }

@@ -101,8 +101,7 @@ export class Metrics {
   /**
    * A counter whose running total `read` gives at each scrape: for a total a feature keeps
    * anyway (requests refused so far, events dropped so far). It must only grow while the
-   * process lives. This is the hook for counts other parts keep, e.g. the audit trail's dropped
-   * events: `metrics.counterFrom('files_audit_events_dropped_total', '…', () => audit.dropped)`.
+   * process lives (the audit trail's dropped events, say).
    */
   counterFrom(name: string, help: string, read: () => number): void {
     if (!this.registry) return;

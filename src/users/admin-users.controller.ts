@@ -8,6 +8,8 @@ import {
   ApiOperation,
 } from '@nestjs/swagger';
 import { AdminApi } from '../auth/auth.decorators.js';
+import type { AuditScene } from '../audit/audit-scene.js';
+import { RequestScene } from '../audit/request-scene.js';
 import { ErrorDto } from '../common/error.dto.js';
 import { ParseIdPipe } from '../common/parse-id.pipe.js';
 import { UserQuotas } from '../quotas/user-quotas.js';
@@ -40,8 +42,8 @@ export class AdminUsersController {
   @ApiOperation({ summary: 'Create a user' })
   @ApiCreatedResponse({ type: UserDto })
   @ApiConflictResponse({ type: ErrorDto, description: 'The username is taken' })
-  async create(@Body() dto: CreateUserDto): Promise<UserDto> {
-    const user = await this.users.create(dto);
+  async create(@Body() dto: CreateUserDto, @RequestScene() scene: AuditScene): Promise<UserDto> {
+    const user = await this.users.create(dto, scene);
     return UserDto.from(user, await this.quotas.statusOf(user.id));
   }
 
@@ -62,9 +64,13 @@ export class AdminUsersController {
   @ApiOkResponse({ type: UserDto })
   @ApiNotFoundResponse({ type: ErrorDto })
   @ApiConflictResponse({ type: ErrorDto, description: 'Demoting the last admin' })
-  async update(@Param('id', ParseIdPipe) id: string, @Body() dto: UpdateUserDto): Promise<UserDto> {
+  async update(
+    @Param('id', ParseIdPipe) id: string,
+    @Body() dto: UpdateUserDto,
+    @RequestScene() scene: AuditScene,
+  ): Promise<UserDto> {
     const { quotaBytes, quotaFiles, ...credentials } = dto;
-    const user = await this.users.update(id, credentials);
+    const user = await this.users.update(id, credentials, scene);
     const quota = await this.quotas.set(id, { bytes: quotaBytes, files: quotaFiles });
     return UserDto.from(user, quota);
   }

@@ -1,3 +1,4 @@
+import { SYSTEM_SCENE } from '../audit/audit-scene.js';
 import { randomBytes } from 'node:crypto';
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
@@ -18,7 +19,7 @@ export class BootstrapAdmin implements OnApplicationBootstrap {
     const { username } = this.config.admin;
     const password = this.config.admin.password ?? randomBytes(18).toString('base64url');
     try {
-      await this.users.create({ username, password, role: 'admin' });
+      await this.users.create({ username, password, role: 'admin' }, SYSTEM_SCENE);
     } catch (error) {
       // Another instance sharing the database created it first.
       if (await this.users.findByUsername(username).catch(() => null)) return;

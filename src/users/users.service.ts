@@ -1,6 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Kysely } from 'kysely';
+import { AuditRecorder } from '../audit/audit-recorder.js';
+import type { AuditScene } from '../audit/audit-scene.js';
 import type { Role } from '../common/caller.js';
 import { AUTH_STATE_TTL_MS } from '../common/cached-state.js';
 import { ConflictError, InvalidInputError, NotFoundError } from '../common/domain-errors.js';
@@ -54,11 +56,12 @@ export class UsersService {
     private readonly repository: UserRepository,
     private readonly hasher: PasswordHasher,
     config: AppConfig,
+    private readonly audit: AuditRecorder,
   ) {
     this.maxFileTtlSeconds = config.fileExpiry.maxTtlSeconds;
   }
 
-  async create({ username, password, role }: NewUser): Promise<User> {
+  async create({ username, password, role }: NewUser, scene: AuditScene): Promise<User> {
     const now = Date.now();
     const row = {
       id: randomUUID(),
@@ -71,6 +74,10 @@ export class UsersService {
     if (!(await this.repository.insert(row))) {
       throw new ConflictError(`username "${username}" is taken`);
     }
+    this.audit.record(
+      { action: 'user.created', details: { userId: row.id, username, role } },
+      scene,
+    );
     return { id: row.id, username, role, createdAt: new Date(now), defaultFileTtlSeconds: null };
   }
 
@@ -109,7 +116,11 @@ export class UsersService {
    * affects the files uploaded after it.
    * @throws InvalidInputError when `defaultFileTtlSeconds` is over MAX_FILE_TTL_SECONDS
    */
-  async update(id: string, { password, role, defaultFileTtlSeconds }: UserChanges): Promise<User> {
+  async update(
+    id: string,
+    { password, role, defaultFileTtlSeconds }: UserChanges,
+    scene: AuditScene,
+  ): Promise<User> {
     this.checkDefaultFileTtl(defaultFileTtlSeconds);
     const passwordHash = password === undefined ? undefined : await this.hasher.hash(password);
     const user = await this.repository.serializable(async (trx) => {
@@ -130,6 +141,18 @@ export class UsersService {
       return { ...current, role: changed.role };
     });
     this.authStates.evict(id);
+    this.audit.record(
+      {
+        action: 'user.updated',
+        details: {
+          userId: id,
+          passwordChanged: password !== undefined,
+          role: user.role,
+          ...(defaultFileTtlSeconds !== undefined && { defaultFileTtlSeconds }),
+        },
+      },
+      scene,
+    );
     return user;
   }
 
@@ -152,15 +175,27 @@ export class UsersService {
    * Deletes the user. `beforeDelete` runs in the same transaction (the files feature removes the
    * user's registry entries there); without it, a user who owns files is refused.
    */
-  async delete(id: string, beforeDelete?: (trx: Kysely<Tables>) => Promise<void>): Promise<void> {
+  async delete(
+    id: string,
+    scene: AuditScene,
+    beforeDelete?: (trx: Kysely<Tables>) => Promise<void>,
+  ): Promise<void> {
     try {
-      await this.repository.serializable(async (trx) => {
+      const deleted = await this.repository.serializable(async (trx) => {
         const user = await this.repository.findById(id, trx);
         if (!user) throw new NotFoundError('user not found');
         if (user.role === 'admin') await this.assertAnotherAdmin(trx, id, 'delete');
         await beforeDelete?.(trx);
         await this.repository.delete(trx, id);
+        return user;
       });
+      this.audit.record(
+        {
+          action: 'user.deleted',
+          details: { userId: id, username: deleted.username, role: deleted.role },
+        },
+        scene,
+      );
     } catch (error) {
       if (isForeignKeyViolation(error)) {
         throw new ConflictError('the user still owns files: delete them, or pass deleteFiles=true');

@@ -6,6 +6,7 @@ import * as externalIdentities from './0004-external-identities.js';
 import * as pendingUploads from './0005-pending-uploads.js';
 import * as loginAttempts from './0006-login-attempts.js';
 import * as resumableUploads from './0007-resumable-uploads.js';
+import * as auditEvents from './0008-audit-events.js';
 import * as quotas from './0009-quotas.js';
 import * as fileExpiry from './0010-file-expiry.js';
 
@@ -18,6 +19,7 @@ export const migrations: Record<string, Migration> = {
   '0005-pending-uploads': pendingUploads,
   '0006-login-attempts': loginAttempts,
   '0007-resumable-uploads': resumableUploads,
+  '0008-audit-events': auditEvents,
   '0009-quotas': quotas,
   '0010-file-expiry': fileExpiry,
 };

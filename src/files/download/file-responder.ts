@@ -2,11 +2,15 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { AuditRecorder } from '../../audit/audit-recorder.js';
+import type { AuditActor, AuditEventInput } from '../../audit/audit-event.js';
+import { sceneOf } from '../../audit/request-scene.js';
 import { HttpExceptionWithHeaders } from '../../common/http-exceptions.js';
 import { AppConfig } from '../../config/app-config.js';
 import { FilesService } from '../files.service.js';
 import type { StoredFile } from '../stored-file.js';
 import { contentDisposition, type Disposition } from '../../common/content-disposition.js';
+import { linkIdOf } from '../links/signed-links.js';
 import { DownloadSlots, type DownloadHolder } from './download-slots.js';
 import { isSafeInline } from './safe-inline.js';
 import { parseRangeHeader } from './range-header.js';
@@ -32,6 +36,7 @@ export class FileResponder {
   constructor(
     private readonly files: FilesService,
     config: AppConfig,
+    private readonly audit: AuditRecorder,
   ) {
     this.slots = new DownloadSlots(config.downloads);
     this.redirect = config.downloadRedirect;
@@ -100,6 +105,15 @@ export class FileResponder {
         // The URL expires: neither it nor this answer may be reused for long.
         res.setHeader('Cache-Control', 'private, no-store');
         res.redirect(HttpStatus.FOUND, url);
+        if (this.audit.enabled) {
+          this.audit.record(
+            {
+              ...downloadEvent(file, holder, holderKey, range, length),
+              details: { presigned: true },
+            },
+            sceneOf(req),
+          );
+        }
         return;
       }
     }
@@ -143,7 +157,55 @@ export class FileResponder {
         res.destroy();
       }
     });
+    if (this.audit.enabled) this.recordWhenClosed(req, res, body, file, holder, holderKey, range);
   }
+
+  /**
+   * One event per download, when its response closes: finished, failed or abandoned. The bytes
+   * sent are those the body handed to the response less what still waited in its buffers, so a
+   * client that went away is charged with what went out to the connection, not the whole range.
+   */
+  private recordWhenClosed(
+    req: Request,
+    res: Response,
+    body: Readable,
+    file: StoredFile,
+    holder: DownloadHolder,
+    holderKey: string,
+    range: { start: number; end: number } | undefined,
+  ): void {
+    const scene = sceneOf(req);
+    const length = range ? range.end - range.start + 1 : file.size;
+    let handedOver = 0;
+    body.on('data', (chunk: Buffer) => (handedOver += chunk.length));
+    res.once('close', () => {
+      const sent = res.writableFinished
+        ? length
+        : Math.min(length, Math.max(0, handedOver - res.writableLength));
+      this.audit.record(
+        { ...downloadEvent(file, holder, holderKey, range, length), bytesSent: sent },
+        scene,
+      );
+    });
+  }
+}
+
+/** A download's event: by its user, or by the signed link (`link.used`). */
+function downloadEvent(
+  file: StoredFile,
+  holder: DownloadHolder,
+  holderKey: string,
+  range: { start: number; end: number } | undefined,
+  length: number,
+): AuditEventInput {
+  const actor: AuditActor =
+    holder === 'link' ? { kind: 'link', id: linkIdOf(holderKey) } : { kind: 'user', id: holderKey };
+  return {
+    action: holder === 'link' ? 'link.used' : 'file.downloaded',
+    actor,
+    fileId: file.id,
+    range: range ?? (length > 0 ? { start: 0, end: length - 1 } : undefined),
+  };
 }
 
 /** A year: what RFC 9111 calls "never expires" in practice (browsers cap max-age near it). */

@@ -1,5 +1,7 @@
-import { createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { AuditRecorder } from '../../audit/audit-recorder.js';
+import type { AuditScene } from '../../audit/audit-scene.js';
 import { ExpiredError, ForbiddenError } from '../../common/domain-errors.js';
 import { AppConfig } from '../../config/app-config.js';
 import type { Disposition } from '../../common/content-disposition.js';
@@ -33,33 +35,43 @@ export interface SignedLinkQuery {
 export class SignedLinks {
   private readonly keys: KeyRing;
 
-  constructor(private readonly config: AppConfig) {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly audit: AuditRecorder,
+  ) {
     this.keys = new KeyRing(config.linkSecret, config.previousLinkSecrets, 'link');
   }
 
   /**
    * @param requestOrigin `scheme://host[:port]` the request for the link was sent to, as far as
    * the service can tell; ignored when PUBLIC_BASE_URL is set, which a request cannot forge.
+   * @param scene who asks for the link, for the audit trail
    */
   create(
     fileId: string,
     expiresInSeconds: number,
     disposition: Disposition,
     requestOrigin: string,
+    scene: AuditScene,
   ): SignedLink {
     const expires = String(Math.floor(Date.now() / 1000) + expiresInSeconds);
     const { id, key } = this.keys.current;
-    const query = new URLSearchParams({
-      expires,
-      disposition,
-      kid: id,
-      signature: sign(key, fileId, expires, disposition),
-    });
+    const signature = sign(key, fileId, expires, disposition);
+    const query = new URLSearchParams({ expires, disposition, kid: id, signature });
     const path = `/files/${fileId}/signed-download?${query.toString()}`;
+    const expiresAt = new Date(Number(expires) * 1000);
+    this.audit.record(
+      {
+        action: 'link.created',
+        fileId,
+        details: { linkId: linkIdOf(signature), expiresAt: expiresAt.toISOString(), disposition },
+      },
+      scene,
+    );
     return {
       path,
       url: `${this.config.publicBaseUrl ?? requestOrigin}${path}`,
-      expiresAt: new Date(Number(expires) * 1000),
+      expiresAt,
     };
   }
 
@@ -81,6 +93,14 @@ export class SignedLinks {
     if (Number(expires) * 1000 <= Date.now()) throw new ExpiredError('the link has expired');
     return disposition as Disposition;
   }
+}
+
+/**
+ * What names a link in the audit trail: a hash of its signature, which is unique to the link but,
+ * unlike the signature, does not download the file.
+ */
+export function linkIdOf(signature: string): string {
+  return createHash('sha256').update(signature).digest('hex').slice(0, 32);
 }
 
 function sign(key: KeyObject, fileId: string, expires: string, disposition: string): string {

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import type { AuditScene } from '../../audit/audit-scene.js';
 import type { Readable } from 'node:stream';
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
@@ -75,7 +76,8 @@ export class ResumableUploads {
 
   /**
    * A new upload of `length` bytes owned by `owner`. The file it becomes lives `expiresIn`
-   * seconds from its completion, or its owner's default lifetime then.
+   * seconds from its completion, or its owner's default lifetime then. `scene` is where it becomes
+   * a file, for the audit trail, as for `append` and `status`.
    * @throws TooLargeError when `length` passes MAX_UPLOAD_BYTES
    * @throws InvalidInputError when `expiresIn` is over MAX_FILE_TTL_SECONDS
    * @throws QuotaExceededError when `length` does not fit the owner's quota: nothing is kept
@@ -84,6 +86,7 @@ export class ResumableUploads {
     owner: Caller,
     length: number,
     metadata: { filename?: string; filetype?: string; expiresIn?: number },
+    scene: AuditScene,
   ): Promise<UploadStatus> {
     const maxBytes = this.config.uploads.maxBytes;
     if (length > maxBytes) {
@@ -121,7 +124,8 @@ export class ResumableUploads {
       await this.store.abortResumable(storageKey, write).catch(() => undefined);
       throw error;
     }
-    if (length === 0) return this.underLock(upload, (holder) => this.complete(upload, holder));
+    if (length === 0)
+      return this.underLock(upload, (holder) => this.complete(upload, holder, scene));
     return statusOf(upload);
   }
 
@@ -130,7 +134,7 @@ export class ResumableUploads {
    * @throws NotFoundError when there is none that `caller` owns, or its file was deleted since
    * @throws ExpiredError when it expired unfinished
    */
-  async status(id: string, caller: Caller): Promise<UploadStatus> {
+  async status(id: string, caller: Caller, scene: AuditScene): Promise<UploadStatus> {
     const upload = await this.findOwn(id, caller);
     if (upload.completedAt) {
       await this.files.get(upload.id, caller); // deleted since: the upload is gone with it
@@ -139,7 +143,7 @@ export class ResumableUploads {
       // client asks again rather than take an offset without the file's id).
       return this.underLock(upload, async (holder) => {
         const current = await this.findOwn(id, caller);
-        return current.completedAt ? statusOf(current) : this.complete(current, holder);
+        return current.completedAt ? statusOf(current) : this.complete(current, holder, scene);
       });
     }
     return statusOf(upload);
@@ -157,13 +161,14 @@ export class ResumableUploads {
   async append(
     id: string,
     caller: Caller,
+    scene: AuditScene,
     offset: number,
     source: Readable,
     options: AppendOptions = {},
   ): Promise<UploadStatus> {
     this.appending++;
     try {
-      return await this.appendCounted(id, caller, offset, source, options);
+      return await this.appendCounted(id, caller, scene, offset, source, options);
     } finally {
       this.appending--;
     }
@@ -177,6 +182,7 @@ export class ResumableUploads {
   private async appendCounted(
     id: string,
     caller: Caller,
+    scene: AuditScene,
     offset: number,
     source: Readable,
     { checksum, declaredLength }: AppendOptions,
@@ -240,7 +246,7 @@ export class ResumableUploads {
       await appended.release().catch((error: unknown) => {
         this.logger.warn(`could not tidy after an append to upload ${id}: ${String(error)}`);
       });
-      if (finished) return this.complete(progressed, holder);
+      if (finished) return this.complete(progressed, holder, scene);
       return statusOf(progressed);
     });
   }
@@ -276,7 +282,11 @@ export class ResumableUploads {
   }
 
   /** The last byte is in: the bytes become the file's, and the registry row goes in. */
-  private async complete(upload: ResumableUpload, holder: string): Promise<UploadStatus> {
+  private async complete(
+    upload: ResumableUpload,
+    holder: string,
+    scene: AuditScene,
+  ): Promise<UploadStatus> {
     const hasher = ResumableSha256.load(upload.hashState);
     await this.storing(`complete upload ${upload.id}`, () =>
       this.store.completeResumable(upload.storageKey, writeOf(upload)),
@@ -286,6 +296,7 @@ export class ResumableUploads {
       { size: upload.length, sha256: hasher.hex(), head: upload.head },
       { filename: upload.filename, declaredType: upload.filetype },
       holder,
+      scene,
       upload.fileExpiresIn,
     );
     return { ...statusOf(upload), fileId: upload.id };

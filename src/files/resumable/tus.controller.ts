@@ -13,6 +13,8 @@ import {
   UseGuards,
   UseInterceptors,
 } from '@nestjs/common';
+import type { AuditScene } from '../../audit/audit-scene.js';
+import { RequestScene } from '../../audit/request-scene.js';
 import {
   ApiBearerAuth,
   ApiConflictResponse,
@@ -119,6 +121,7 @@ export class TusController {
     @Headers('upload-metadata') metadata: string | undefined,
     @Headers('upload-checksum') checksum: string | undefined,
     @CurrentUser() user: AuthenticatedUser,
+    @RequestScene() scene: AuditScene,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<void> {
@@ -127,11 +130,11 @@ export class TusController {
     if (withBytes) requireTusBody(req);
     const size = parseByteCount('Upload-Length', length);
     const first = { checksum: parseChecksum(checksum), declaredLength: contentLengthOf(req) };
-    let status = await this.uploads.create(user, size, parseMetadata(metadata));
+    let status = await this.uploads.create(user, size, parseMetadata(metadata), scene);
     // Sent even if the first bytes fail: the client can go on from there.
     res.location(`/files/uploads/${status.id}`);
     if (withBytes)
-      status = await this.uploads.append(status.id, user, 0, bodyThrough(req, res), first);
+      status = await this.uploads.append(status.id, user, scene, 0, bodyThrough(req, res), first);
     res.status(201);
     setStatusHeaders(res, status);
   }
@@ -148,9 +151,10 @@ export class TusController {
   async head(
     @Param('id', ParseIdPipe) id: string,
     @CurrentUser() user: AuthenticatedUser,
+    @RequestScene() scene: AuditScene,
     @Res({ passthrough: true }) res: Response,
   ): Promise<void> {
-    const status = await this.uploads.status(id, user);
+    const status = await this.uploads.status(id, user, scene);
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Upload-Length', String(status.length));
     const metadata = formatMetadata({
@@ -188,6 +192,7 @@ export class TusController {
     @Headers('upload-offset') offset: string | undefined,
     @Headers('upload-checksum') checksum: string | undefined,
     @CurrentUser() user: AuthenticatedUser,
+    @RequestScene() scene: AuditScene,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<void> {
@@ -195,6 +200,7 @@ export class TusController {
     const status = await this.uploads.append(
       id,
       user,
+      scene,
       parseByteCount('Upload-Offset', offset),
       bodyThrough(req, res),
       {
