@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import parsePrometheusTextFormat, { type ParsedFamily } from 'parse-prometheus-text-format';
 import sharp from 'sharp';
+import { sql } from 'kysely';
+import { AuditTrail } from '../src/audit/audit-trail.js';
+import { Database } from '../src/database/database.js';
 import { StorageSweeper } from '../src/files/storage-sweeper.js';
 import { FileStore } from '../src/files/storage/file-store.js';
 import { storageKeyOf } from '../src/files/storage/storage-key.js';
@@ -225,6 +228,23 @@ describe.each(DIALECTS)('metrics (%s)', (dialect) => {
       async () => (await scrape()).value('files_uploads_in_flight') === 0,
       'the aborted upload is no longer in flight',
     );
+  });
+
+  it('counts the audit events the database refused', async () => {
+    const trail = t.app.get(AuditTrail);
+    await trail.flush();
+    const before = (await scrape()).value('files_audit_events_dropped_total');
+    // The table goes away behind the service's back: the next batch insert fails.
+    const db = t.app.get(Database);
+    await sql`alter table audit_events rename to audit_events_away`.execute(db);
+    try {
+      await t.upload(token, Buffer.from('an upload the trail cannot record')).expect(201);
+      await trail.flush();
+    } finally {
+      await sql`alter table audit_events_away rename to audit_events`.execute(db);
+    }
+    expect((await scrape()).value('files_audit_events_dropped_total')).toBe(before + 1);
+    expect((await scrape()).value('files_audit_events_queued')).toBe(0);
   });
 
   it('counts sweeper runs and what they removed', async () => {
