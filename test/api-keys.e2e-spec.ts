@@ -206,6 +206,8 @@ describe.each(DIALECTS)('API keys (%s)', (dialect) => {
         role: 'admin',
         credential: 'api-key',
         scopes: ['files:read', 'images'],
+        usage: { bytes: expect.any(Number), files: expect.any(Number) },
+        quota: { bytes: null, files: null },
       });
     });
 

@@ -45,6 +45,8 @@ describe.each(DIALECTS)('access tokens of an OpenID Connect provider (%s)', (dia
         role: 'user',
         credential: 'oidc',
         scopes: ['files:read', 'files:write', 'images'],
+        usage: { bytes: 0, files: 0 },
+        quota: { bytes: null, files: null },
       });
       const again = await me(await provider.token('robot')).expect(200);
       expect(again.body.id).toBe(first.body.id);

@@ -128,6 +128,7 @@ describe.each(DIALECTS)('operations (%s)', (dialect) => {
       'multipart/form-data',
     ]);
     expect(body.paths['/files'].post.parameters).toEqual([
+      expect.objectContaining({ name: 'expiresIn', in: 'query', required: false }),
       expect.objectContaining({ name: 'filename', in: 'query', required: false }),
     ]);
     expect(
