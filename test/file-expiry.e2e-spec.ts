@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { Database } from '../src/database/database.js';
 import { StorageSweeper } from '../src/files/storage-sweeper.js';
 import { storageKeyOf } from '../src/files/storage/storage-key.js';
-import { multipartBody, multipartEnvelope } from './support/multipart.js';
+import { multipartEnvelope } from './support/multipart.js';
 import { eventually } from './support/storage.js';
 import { DIALECTS } from './support/test-database.js';
 import { TestApp, type TestUser } from './support/test-app.js';
@@ -46,12 +46,7 @@ describe.each(DIALECTS)('file expiry (%s)', (dialect) => {
 
   /** POST /files with `data` as a multipart part, and `query` on the URL. */
   function upload(token: string, data: Buffer, query = '') {
-    const { body, contentType } = multipartBody({ filename: 'f.bin' }, data);
-    return t.http
-      .post(`/files${query}`)
-      .auth(token, { type: 'bearer' })
-      .set('Content-Type', contentType)
-      .send(body);
+    return t.upload(token, data, { filename: 'f.bin' }, query);
   }
 
   /** POST /files with `data` as the whole body. */

@@ -60,6 +60,20 @@ describe.each(DIALECTS)('downloads from S3 (%s)', (dialect) => {
     expect(Buffer.from(await ranged.arrayBuffer())).toEqual(data.subarray(10, 20));
   });
 
+  it('gives a file that expires sooner a URL that expires with it', async () => {
+    const { body } = await t
+      .upload(token, randomBytes(1000), { filename: 'brief.bin' }, '?expiresIn=10')
+      .expect(201);
+    const response = await t.http
+      .get(`/files/${body.id}/download`)
+      .auth(token, { type: 'bearer' })
+      .redirects(0)
+      .expect(302);
+    const expires = Number(new URL(response.headers.location).searchParams.get('X-Amz-Expires'));
+    expect(expires).toBeGreaterThanOrEqual(1);
+    expect(expires).toBeLessThanOrEqual(10);
+  });
+
   it('answers HEAD and 304 from the registry, without the store', async () => {
     const data = randomBytes(1000);
     const id = await uploaded(data, 'gone.bin');

@@ -170,11 +170,14 @@ export class TestApp {
     return this.app.get(FileStore).remove(storageKeyOf(id));
   }
 
-  /** POST /files with `data` as its one part, sent byte for byte as a browser would. */
-  upload(token: string, data: Buffer, part: FilePart = { filename: 'file.bin' }) {
+  /**
+   * POST /files with `data` as its one part, sent byte for byte as a browser would; `query` is
+   * the URL's (`?expiresIn=60`, say).
+   */
+  upload(token: string, data: Buffer, part: FilePart = { filename: 'file.bin' }, query = '') {
     const { body, contentType } = multipartBody(part, data);
     return this.http
-      .post('/files')
+      .post(`/files${query}`)
       .auth(token, { type: 'bearer' })
       .set('Content-Type', contentType)
       .send(body);

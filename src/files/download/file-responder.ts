@@ -97,7 +97,7 @@ export class FileResponder {
       disposition === 'inline' && isSafeInline(file.contentType) ? 'inline' : 'attachment';
     if (req.method === 'GET' && this.redirect.mode === 'presigned') {
       const url = await this.files.presignedUrl(file, {
-        expiresInSeconds: this.redirect.ttlSeconds,
+        expiresInSeconds: presignedLifetime(this.redirect.ttlSeconds, file.expiresAt),
         contentType: file.contentType,
         contentDisposition: contentDisposition('attachment', file.filename),
       });
@@ -188,6 +188,16 @@ export class FileResponder {
       );
     });
   }
+}
+
+/**
+ * Seconds a presigned URL lives: DOWNLOAD_REDIRECT_TTL_SECONDS, and no longer than its file,
+ * whose bytes the store would go on serving until the sweeper removes them.
+ */
+function presignedLifetime(ttlSeconds: number, fileExpiresAt: Date | null): number {
+  if (!fileExpiresAt) return ttlSeconds;
+  const left = Math.ceil((fileExpiresAt.getTime() - Date.now()) / 1000);
+  return Math.max(1, Math.min(ttlSeconds, left));
 }
 
 /** A download's event: by its user, or by the signed link (`link.used`). */
