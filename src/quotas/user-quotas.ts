@@ -254,13 +254,15 @@ function liveFiles(db: Kysely<Tables>) {
 
 /**
  * Resumable uploads that still hold their length: not yet a file (then the file counts), and not
- * expired (one can no longer be appended to, and the sweeper removes it).
+ * expired (one can no longer be appended to, and the sweeper removes it), unless an append still
+ * holds it: that append renews its expiry as it saves, and its share must not be taken meanwhile.
  */
 function unfinishedResumable(db: Kysely<Tables>) {
+  const now = Date.now();
   return db
     .selectFrom('resumableUploads')
     .where('completedAt', 'is', null)
-    .where('expiresAt', '>', Date.now());
+    .where((eb) => eb.or([eb('expiresAt', '>', now), eb('lockedUntil', '>', now)]));
 }
 
 function toSettings(row: { quotaBytes: number | null; quotaFiles: number | null }): QuotaSettings {
