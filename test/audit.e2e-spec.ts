@@ -359,6 +359,27 @@ describe.each(DIALECTS)('audit trail (%s)', (dialect) => {
         details: { userId: user.id, passwordChanged: false, role: 'admin' },
       });
 
+      // A quota and a default lifetime changed at once: one event names both.
+      const limited = tagged();
+      await t.http
+        .patch(`/admin/users/${user.id}`)
+        .auth(adminToken, { type: 'bearer' })
+        .set(limited.headers)
+        .send({ quotaBytes: 1_000_000, quotaFiles: 'unlimited', defaultFileTtlSeconds: 3600 })
+        .expect(200);
+      await theOneEvent(limited, {
+        action: 'user.updated',
+        actor: { kind: 'user', id: adminId },
+        details: {
+          userId: user.id,
+          passwordChanged: false,
+          role: 'admin',
+          defaultFileTtlSeconds: 3600,
+          quotaBytes: 1_000_000,
+          quotaFiles: 'unlimited',
+        },
+      });
+
       const deleted = tagged();
       await t.http
         .delete(`/admin/users/${user.id}`)
@@ -540,6 +561,8 @@ describe.each(DIALECTS)('audit trail (%s)', (dialect) => {
     const cli = (args: string[], stdin = '') => runNode('dist/cli.js', args, env, stdin);
     const created = await cli(['users:create', 'dave'], 'daves-long-password\n');
     expect(created).toMatchObject({ code: 0, stderr: '' });
+    const limited = await cli(['users:set-quota', 'dave', '--files', '10']);
+    expect(limited).toMatchObject({ code: 0, stderr: '' });
 
     const exported = await cli(['audit:export', '--since', '1h']);
     expect(exported).toMatchObject({ code: 0, stderr: '' });
@@ -553,6 +576,10 @@ describe.each(DIALECTS)('audit trail (%s)', (dialect) => {
     expect(
       events.filter((e) => e.action === 'user.created' && e.details?.username === 'dave'),
     ).toMatchObject([{ actor: { kind: 'cli', id: null }, requestId: null, clientAddress: null }]);
+    const daveId = events.find((e) => e.details?.username === 'dave')?.details?.userId;
+    expect(
+      events.filter((e) => e.action === 'user.updated' && e.details?.userId === daveId),
+    ).toMatchObject([{ actor: { kind: 'cli', id: null }, details: { quotaFiles: 10 } }]);
 
     // Only the event the retention test left, 89 days old, is more than a week old.
     const until = await cli(['audit:export', '--since', '2000-01-01T00:00:00Z', '--until', '7d']);

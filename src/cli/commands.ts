@@ -9,7 +9,7 @@ import { AuditTrail } from '../audit/audit-trail.js';
 import { AuditEventDto } from '../audit/dto/audit-event.dto.js';
 import { CreateApiKeyDto } from '../api-keys/dto/create-api-key.dto.js';
 import { AuthService } from '../auth/auth.service.js';
-import { formatBytes, type Quota } from '../quotas/quota.js';
+import { changedQuotaOf, formatBytes, type Quota } from '../quotas/quota.js';
 import { UserQuotas } from '../quotas/user-quotas.js';
 import { CreateUserDto } from '../users/dto/create-user.dto.js';
 import { UpdateUserDto } from '../users/dto/update-user.dto.js';
@@ -91,7 +91,8 @@ export const COMMANDS: Record<string, Command> = {
     usage:
       'users:set-quota <username> [--bytes <n>|unlimited|default] [--files <n>|unlimited|default]',
     async run(app, { args: [username], options }) {
-      const user = await app.get(UsersService).findByUsername(required(username, 'username'));
+      const users = app.get(UsersService);
+      const user = await users.findByUsername(required(username, 'username'));
       if (options.bytes === undefined && options.files === undefined) {
         throw new UsageError('give --bytes, --files or both');
       }
@@ -99,9 +100,10 @@ export const COMMANDS: Record<string, Command> = {
         quotaBytes: quotaSettingOf(options.bytes),
         quotaFiles: quotaSettingOf(options.files),
       });
-      const { quota, usage } = await app
-        .get(UserQuotas)
-        .set(user.id, { bytes: quotaBytes, files: quotaFiles });
+      const changes = { bytes: quotaBytes, files: quotaFiles };
+      // Through the users feature, as the admin API goes: the change is audited.
+      await users.update(user.id, {}, CLI_SCENE, changedQuotaOf(changes));
+      const { quota, usage } = await app.get(UserQuotas).set(user.id, changes);
       console.log(
         `quota of ${username}: ${describeQuota(quota)}; in use: ${formatBytes(usage.bytes)} ` +
           `in ${usage.files} files`,

@@ -41,3 +41,11 @@ export function formatBytes(bytes: number): string {
   // One decimal at most, and none when it is a round number.
   return `${Number(value.toFixed(1))} ${units[unit]}`;
 }
+
+/** What `changes` sets, as the `user.updated` audit event names it (`quotaBytes`, `quotaFiles`). */
+export function changedQuotaOf(changes: Partial<QuotaSettings>): Record<string, QuotaSetting> {
+  return {
+    ...(changes.bytes !== undefined && { quotaBytes: changes.bytes }),
+    ...(changes.files !== undefined && { quotaFiles: changes.files }),
+  };
+}

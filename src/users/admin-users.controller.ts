@@ -12,6 +12,7 @@ import type { AuditScene } from '../audit/audit-scene.js';
 import { RequestScene } from '../audit/request-scene.js';
 import { ErrorDto } from '../common/error.dto.js';
 import { ParseIdPipe } from '../common/parse-id.pipe.js';
+import { changedQuotaOf } from '../quotas/quota.js';
 import { UserQuotas } from '../quotas/user-quotas.js';
 import { CreateUserDto } from './dto/create-user.dto.js';
 import { UpdateUserDto } from './dto/update-user.dto.js';
@@ -70,8 +71,9 @@ export class AdminUsersController {
     @RequestScene() scene: AuditScene,
   ): Promise<UserDto> {
     const { quotaBytes, quotaFiles, ...credentials } = dto;
-    const user = await this.users.update(id, credentials, scene);
-    const quota = await this.quotas.set(id, { bytes: quotaBytes, files: quotaFiles });
+    const quotaChanges = { bytes: quotaBytes, files: quotaFiles };
+    const user = await this.users.update(id, credentials, scene, changedQuotaOf(quotaChanges));
+    const quota = await this.quotas.set(id, quotaChanges);
     return UserDto.from(user, quota);
   }
 }

@@ -113,13 +113,15 @@ export class UsersService {
 
   /**
    * A password or role change invalidates every token issued before it; a default file lifetime
-   * affects the files uploaded after it.
+   * affects the files uploaded after it. `madeBeside` names changes made with it by another
+   * feature (a quota), so that the one `user.updated` event tells them all.
    * @throws InvalidInputError when `defaultFileTtlSeconds` is over MAX_FILE_TTL_SECONDS
    */
   async update(
     id: string,
     { password, role, defaultFileTtlSeconds }: UserChanges,
     scene: AuditScene,
+    madeBeside: Record<string, unknown> = {},
   ): Promise<User> {
     this.checkDefaultFileTtl(defaultFileTtlSeconds);
     const passwordHash = password === undefined ? undefined : await this.hasher.hash(password);
@@ -149,6 +151,7 @@ export class UsersService {
           passwordChanged: password !== undefined,
           role: user.role,
           ...(defaultFileTtlSeconds !== undefined && { defaultFileTtlSeconds }),
+          ...madeBeside,
         },
       },
       scene,
