@@ -26,6 +26,7 @@ import { fileIdOf, storageKeyOf } from './storage/storage-key.js';
 import type { StoredFile } from './stored-file.js';
 import { PendingUploads } from './upload/pending-uploads.js';
 import { UserQuotas } from '../quotas/user-quotas.js';
+import { sql } from 'kysely';
 
 /** Older than the default SWEEP_MIN_AGE_SECONDS (an hour): the sweeper may take it. */
 const LONG_AGO = new Date(Date.now() - 2 * 3600 * 1000);
@@ -159,6 +160,22 @@ describe.each(DIALECTS)('StorageSweeper on %s', (dialect) => {
     expect(rows.map((row) => row.storageKey).sort()).toEqual([expiring, forever].sort());
     expect(await exists(expiring)).toBe(true);
     expect(await exists(forever)).toBe(true);
+  });
+
+  it('goes on past a step that fails, and keeps what the others removed', async () => {
+    const orphan = await storedBytes();
+    const expired = await storedBytes(new Date());
+    await register(expired, new Date(Date.now() - 1000));
+    // The audit trail's step fails: its table is gone behind the sweeper's back.
+    await sql`alter table audit_events rename to audit_events_away`.execute(db);
+    try {
+      const result = await sweeperOn(db).sweep();
+      expect(result).toMatchObject({ swept: true, orphanedFiles: 1, expiredFiles: 1 });
+    } finally {
+      await sql`alter table audit_events_away rename to audit_events`.execute(db);
+    }
+    expect(await exists(orphan)).toBe(false);
+    expect(await exists(expired)).toBe(false);
   });
 
   it('takes an upload whose mark went unrenewed past the grace period, and its commit then fails', async () => {

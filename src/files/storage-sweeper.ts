@@ -25,6 +25,19 @@ export interface SweepResult {
   auditEvents: number;
 }
 
+/** What a pass removes, each by a step of its own. */
+type Removal = Exclude<keyof SweepResult, 'swept'>;
+
+/** A pass some of whose steps failed: what the others removed, and what went wrong. */
+class SweepFailedError extends Error {
+  constructor(
+    readonly result: SweepResult,
+    failures: string[],
+  ) {
+    super(failures.join('; '));
+  }
+}
+
 /** Keys asked about in one query. */
 const BATCH = 500;
 
@@ -44,7 +57,8 @@ const NOTHING_SWEPT: SweepResult = {
 };
 
 /**
- * Removes what a crash (or a failed cleanup) left behind, at start-up and then every
+ * Removes what a crash (or a failed cleanup) left behind, and what has had its time (expired
+ * files and resumable uploads, audit events past AUDIT_RETENTION_DAYS), at start-up and then every
  * SWEEP_INTERVAL_SECONDS, on every instance but one at a time (a lease in the shared database).
  * Nothing younger than SWEEP_MIN_AGE_SECONDS goes, and nothing a registry entry names or an
  * upload in progress holds (`PendingUploads`): an upload marks its key before its first byte and
@@ -104,14 +118,20 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
       .catch((error: unknown) => {
         this.logger.error(`sweep failed: ${String(error)}`);
         this.runs.inc({ outcome: 'failed' });
-        return NOTHING_SWEPT;
+        if (!(error instanceof SweepFailedError)) return NOTHING_SWEPT;
+        this.countRemovals(error.result);
+        return error.result;
       })
       .finally(() => (this.running = undefined));
     return this.running;
   }
 
-  private count({ swept, ...removed }: SweepResult): void {
-    this.runs.inc({ outcome: swept ? 'swept' : 'skipped' });
+  private count(result: SweepResult): void {
+    this.runs.inc({ outcome: result.swept ? 'swept' : 'skipped' });
+    this.countRemovals(result);
+  }
+
+  private countRemovals({ swept: _swept, ...removed }: SweepResult): void {
     for (const [kind, count] of Object.entries(removed)) {
       if (count > 0) this.removals.inc({ kind }, count);
     }
@@ -125,16 +145,28 @@ export class StorageSweeper implements OnApplicationBootstrap, OnModuleDestroy {
     const renewal = setInterval(() => void this.leases.acquire(LEASE, LEASE_MS), LEASE_MS / 3);
     try {
       const cutoff = Date.now() - this.config.sweeper.minAgeSeconds * 1000;
-      return {
-        swept: true,
-        abandonedUploads: await this.sweepAbandonedUploads(cutoff),
+      const steps: [Removal, () => Promise<number>][] = [
+        ['abandonedUploads', () => this.sweepAbandonedUploads(cutoff)],
         // Before the orphans: the bytes of an expired upload go with it, not a pass later.
-        expiredUploads: await this.resumableUploads.sweepExpired(),
-        expiredFiles: await this.sweepExpiredFiles(),
-        orphanedFiles: await this.sweepOrphans(cutoff),
-        incompleteWrites: await this.sweepIncompleteWrites(cutoff),
-        auditEvents: await this.audit.removeExpired(),
-      };
+        ['expiredUploads', () => this.resumableUploads.sweepExpired()],
+        ['expiredFiles', () => this.sweepExpiredFiles()],
+        ['orphanedFiles', () => this.sweepOrphans(cutoff)],
+        ['incompleteWrites', () => this.sweepIncompleteWrites(cutoff)],
+        ['auditEvents', () => this.audit.removeExpired()],
+      ];
+      const result: SweepResult = { ...NOTHING_SWEPT, swept: true };
+      // One step failing (the store out of reach, say) neither stops the others nor loses
+      // what they removed; the pass then fails as a whole, once all have run.
+      const failures: string[] = [];
+      for (const [removal, step] of steps) {
+        try {
+          result[removal] = await step();
+        } catch (error) {
+          failures.push(`${removal}: ${String(error)}`);
+        }
+      }
+      if (failures.length > 0) throw new SweepFailedError(result, failures);
+      return result;
     } finally {
       clearInterval(renewal);
       await this.leases.release(LEASE).catch(() => undefined);
