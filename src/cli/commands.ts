@@ -212,7 +212,8 @@ function describeQuota(quota: Quota): string {
  * milliseconds.
  */
 function pointInTime(value: string, option: string): number {
-  const seconds = parseDurationSeconds(value);
+  // A bare number could be a year as well as seconds: a duration here names its unit.
+  const seconds = /^\d+$/.test(value) ? undefined : parseDurationSeconds(value);
   if (seconds !== undefined) return Date.now() - seconds * 1000;
   if (isISO8601(value, { strict: true })) return Date.parse(value);
   throw new UsageError(`${option} must be an ISO 8601 time or a duration such as 7d, 12h or 90m`);
