@@ -57,7 +57,8 @@ export class AuditQueue<T> {
       return;
     }
     this.items.push(item);
-    if (this.items.length >= this.options.batchSize) void this.flush();
+    // A write under way takes the rest when it is done: no new flush for each item meanwhile.
+    if (this.items.length >= this.options.batchSize && !this.writing) void this.flush();
   }
 
   /** Resolves once everything queued before the call has been written (or dropped). */
