@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/config/app-config.js';
 import { Database } from '../src/database/database.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from './support/test-database.js';
-import { multipartBody, multipartEnvelope } from './support/multipart.js';
+import { multipartBody, unfinishedUpload } from './support/multipart.js';
 import { ServerProcess } from './support/server-process.js';
 import { eventually, listFiles } from './support/storage.js';
 import { TestApp } from './support/test-app.js';
@@ -39,19 +39,7 @@ describe.each(DIALECTS)('temp files and descriptors (%s)', (dialect) => {
   afterAll(() => t.close());
 
   it('keeps nothing of an upload aborted mid-body', async () => {
-    const { head, contentType } = multipartEnvelope({ filename: 'aborted.bin' });
-    const req = httpRequest(`${t.baseUrl}/files`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'content-type': contentType,
-        'content-length': String(head.length + 64 * 1024 * 1024),
-      },
-    });
-    req.on('error', () => undefined); // the abort below
-    req.write(head);
-    const chunk = randomBytes(256 * 1024);
-    for (let i = 0; i < 8; i++) req.write(chunk);
+    const req = unfinishedUpload(t.baseUrl, token, 64 * 1024 * 1024, 2 * 1024 * 1024);
     // The upload is on its way to the store, half-way.
     await eventually(
       async () => (await t.pendingUploads()).length === 1,

@@ -12,7 +12,7 @@ import { StorageSweeper } from '../src/files/storage-sweeper.js';
 import { FileStore } from '../src/files/storage/file-store.js';
 import { storageKeyOf } from '../src/files/storage/storage-key.js';
 import { Metrics } from '../src/metrics/metrics.js';
-import { multipartEnvelope } from './support/multipart.js';
+import { unfinishedUpload } from './support/multipart.js';
 import { eventually } from './support/storage.js';
 import { DIALECTS } from './support/test-database.js';
 import { TestApp } from './support/test-app.js';
@@ -207,18 +207,7 @@ describe.each(DIALECTS)('metrics (%s)', (dialect) => {
     );
 
     // An upload half-way.
-    const { head, contentType } = multipartEnvelope({ filename: 'slow.bin' });
-    const upload = httpRequest(`${t.baseUrl}/files`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'content-type': contentType,
-        'content-length': String(head.length + 8 * 1024 * 1024),
-      },
-    });
-    upload.on('error', () => undefined); // the abort below
-    upload.write(head);
-    upload.write(randomBytes(256 * 1024));
+    const upload = unfinishedUpload(t.baseUrl, token, 8 * 1024 * 1024, 256 * 1024);
     await eventually(
       async () => (await scrape()).value('files_uploads_in_flight') === 1,
       'the upload is in flight',

@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request as httpRequest, type ClientRequest } from 'node:http';
+import type { ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { loadConfig } from '../src/config/app-config.js';
 import { Database } from '../src/database/database.js';
 import { storageKeyOf } from '../src/files/storage/storage-key.js';
-import { multipartBody, multipartEnvelope } from './support/multipart.js';
+import { multipartBody, unfinishedUpload } from './support/multipart.js';
 import { TestBucket, storageEnvOf } from './support/s3.js';
 import { ServerProcess } from './support/server-process.js';
 import { eventually } from './support/storage.js';
@@ -90,19 +90,7 @@ describe.each(DIALECTS.filter((dialect) => dialect === 'postgres'))(
       size: number,
       sent: number,
     ): ClientRequest {
-      const { head, contentType } = multipartEnvelope({ filename: 'stalled.bin' });
-      const req = httpRequest(`${server.baseUrl}/files`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': contentType,
-          'content-length': String(head.length + size),
-        },
-      });
-      req.on('error', () => undefined); // it dies with the server, or is destroyed
-      req.write(head);
-      req.write(randomBytes(sent));
-      return req;
+      return unfinishedUpload(server.baseUrl, token, size, sent);
     }
 
     /** The registry's rows, read straight from the shared database. */

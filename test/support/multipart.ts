@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest, type ClientRequest } from 'node:http';
 
 export interface FilePart {
   field?: string;
@@ -29,4 +30,30 @@ export function multipartEnvelope({
 export function multipartBody(part: FilePart, data: Buffer) {
   const { head, tail, contentType } = multipartEnvelope(part);
   return { body: Buffer.concat([head, data, tail]), contentType };
+}
+
+/**
+ * POST /files at `baseUrl`: a multipart body announcing a file of `size` bytes, of which only
+ * the first `sent` go out. The caller sends more, or leaves it stalled, or destroys it (its
+ * errors, the abort's, are ignored).
+ */
+export function unfinishedUpload(
+  baseUrl: string,
+  token: string,
+  size: number,
+  sent: number,
+): ClientRequest {
+  const { head, contentType } = multipartEnvelope({ filename: 'unfinished.bin' });
+  const req = httpRequest(`${baseUrl}/files`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': contentType,
+      'content-length': String(head.length + size),
+    },
+  });
+  req.on('error', () => undefined);
+  req.write(head);
+  req.write(randomBytes(sent));
+  return req;
 }

@@ -1,9 +1,9 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsUUID, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsISO8601, IsOptional, IsUUID, Matches } from 'class-validator';
 import { AUDIT_ACTIONS, type AuditAction } from '../audit-event.js';
+import { PageQueryDto } from '../../common/page-query.dto.js';
 
-export class ListAuditEventsQueryDto {
+export class ListAuditEventsQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'Only what this user did' })
   @IsOptional()
   @IsUUID('all', { message: 'userId must be a UUID' })
@@ -31,14 +31,6 @@ export class ListAuditEventsQueryDto {
   @IsOptional()
   @IsISO8601({ strict: true }, { message: 'until must be an ISO 8601 date and time' })
   until?: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: 'limit must be an integer from 1 to 1000' })
-  @Min(1, { message: 'limit must be an integer from 1 to 1000' })
-  @Max(1000, { message: 'limit must be an integer from 1 to 1000' })
-  limit = 50;
 
   @ApiPropertyOptional({ description: '`nextCursor` of the previous page (opaque)' })
   @IsOptional()
