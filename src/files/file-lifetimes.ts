@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { InvalidInputError } from '../common/domain-errors.js';
+import { LONGEST_FILE_LIFETIME_SECONDS, refuseOverCap } from '../common/file-lifetime.js';
 
 /**
  * An owner's default file lifetime, which is a setting of their account: implemented above
@@ -12,12 +13,6 @@ export abstract class OwnerFileDefaults {
 }
 
 /**
- * The largest lifetime that can be asked for at all, whatever the cap (about 3,170 years): an
- * expiry in epoch milliseconds stays a safe integer.
- */
-const LONGEST_SECONDS = 100_000_000_000;
-
-/**
  * `expiresIn` as a client sends it (a query parameter, an Upload-Metadata value): a positive
  * whole number of seconds, or undefined when absent.
  * @throws InvalidInputError when it is anything else
@@ -25,9 +20,9 @@ const LONGEST_SECONDS = 100_000_000_000;
 export function parseLifetime(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const seconds = typeof value === 'string' && /^\d{1,12}$/.test(value) ? Number(value) : NaN;
-  if (!(seconds >= 1 && seconds <= LONGEST_SECONDS)) {
+  if (!(seconds >= 1 && seconds <= LONGEST_FILE_LIFETIME_SECONDS)) {
     throw new InvalidInputError(
-      `expiresIn must be given once, as a whole number of seconds from 1 to ${LONGEST_SECONDS}`,
+      `expiresIn must be given once, as a whole number of seconds from 1 to ${LONGEST_FILE_LIFETIME_SECONDS}`,
     );
   }
   return seconds;
@@ -53,11 +48,7 @@ export class FileLifetimes {
    * @throws InvalidInputError when `seconds` is over MAX_FILE_TTL_SECONDS
    */
   checkRequested(seconds: number | undefined): void {
-    if (seconds !== undefined && this.maxSeconds !== undefined && seconds > this.maxSeconds) {
-      throw new InvalidInputError(
-        `expiresIn is over the longest lifetime a file may have, MAX_FILE_TTL_SECONDS (${this.maxSeconds} seconds)`,
-      );
-    }
+    refuseOverCap('expiresIn', seconds, this.maxSeconds);
   }
 
   /**

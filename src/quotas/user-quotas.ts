@@ -91,43 +91,7 @@ export class UserQuotas {
       .selectFrom('users')
       .select(['id', 'quotaBytes', 'quotaFiles'])
       .execute();
-    // One statement, so one snapshot (see `usageOf`).
-    const rows = await liveFiles(this.db)
-      .select((eb) => [
-        'ownerId',
-        eb.fn.sum<string>('size').as('bytes'),
-        eb.fn.countAll<number>().as('files'),
-      ])
-      .groupBy('ownerId')
-      .unionAll(
-        this.db
-          .selectFrom('pendingUploads')
-          .select((eb) => [
-            'ownerId',
-            eb.fn.sum<string>('reservedBytes').as('bytes'),
-            eb.fn.countAll<number>().as('files'),
-          ])
-          .where('ownerId', 'is not', null)
-          .groupBy('ownerId')
-          .$narrowType<{ ownerId: string }>(),
-      )
-      .unionAll(
-        unfinishedResumable(this.db)
-          .select((eb) => [
-            'ownerId',
-            eb.fn.sum<string>('length').as('bytes'),
-            eb.fn.countAll<number>().as('files'),
-          ])
-          .groupBy('ownerId'),
-      )
-      .execute();
-    const usages = new Map<string, Usage>();
-    for (const row of rows) {
-      const usage = usages.get(row.ownerId) ?? { bytes: 0, files: 0 };
-      usage.bytes += Number(row.bytes ?? 0);
-      usage.files += Number(row.files);
-      usages.set(row.ownerId, usage);
-    }
+    const usages = await usagesOf(this.db);
     const statuses = new Map<string, QuotaStatus>();
     for (const row of users) {
       const settings = toSettings(row);
@@ -211,34 +175,56 @@ export class UserQuotas {
 
 /** What `ownerId` holds now (see `UserQuotas`), as `db` (a transaction, perhaps) sees it. */
 async function usageOf(db: Kysely<Tables>, ownerId: string): Promise<Usage> {
-  // One statement, so one snapshot: in PostgreSQL's READ COMMITTED every statement sees the
-  // commits made before it began, and a commit moving an upload from pending to registered
-  // between two statements would be counted by neither.
+  return (await usagesOf(db, ownerId)).get(ownerId) ?? { bytes: 0, files: 0 };
+}
+
+/**
+ * What each user holds now (only `ownerId`, when given), by user id; a user who holds nothing is
+ * not in it. One statement, so one snapshot: in PostgreSQL's READ COMMITTED every statement sees
+ * the commits made before it began, and a commit moving an upload from pending to registered
+ * between two statements would be counted by neither.
+ */
+async function usagesOf(db: Kysely<Tables>, ownerId?: string): Promise<Map<string, Usage>> {
   const rows = await liveFiles(db)
-    .select((eb) => [eb.fn.sum<string>('size').as('bytes'), eb.fn.countAll<number>().as('files')])
-    .where('ownerId', '=', ownerId)
+    .select((eb) => [
+      'ownerId',
+      eb.fn.sum<string>('size').as('bytes'),
+      eb.fn.countAll<number>().as('files'),
+    ])
+    .$if(ownerId !== undefined, (qb) => qb.where('ownerId', '=', ownerId!))
+    .groupBy('ownerId')
     .unionAll(
       db
         .selectFrom('pendingUploads')
         .select((eb) => [
+          'ownerId',
           eb.fn.sum<string>('reservedBytes').as('bytes'),
           eb.fn.countAll<number>().as('files'),
         ])
-        .where('ownerId', '=', ownerId),
+        .where('ownerId', 'is not', null)
+        .$if(ownerId !== undefined, (qb) => qb.where('ownerId', '=', ownerId!))
+        .groupBy('ownerId')
+        .$narrowType<{ ownerId: string }>(),
     )
     .unionAll(
       unfinishedResumable(db)
         .select((eb) => [
+          'ownerId',
           eb.fn.sum<string>('length').as('bytes'),
           eb.fn.countAll<number>().as('files'),
         ])
-        .where('ownerId', '=', ownerId),
+        .$if(ownerId !== undefined, (qb) => qb.where('ownerId', '=', ownerId!))
+        .groupBy('ownerId'),
     )
     .execute();
-  return {
-    bytes: rows.reduce((sum, row) => sum + Number(row.bytes ?? 0), 0),
-    files: rows.reduce((sum, row) => sum + Number(row.files), 0),
-  };
+  const usages = new Map<string, Usage>();
+  for (const row of rows) {
+    const usage = usages.get(row.ownerId) ?? { bytes: 0, files: 0 };
+    usage.bytes += Number(row.bytes ?? 0);
+    usage.files += Number(row.files);
+    usages.set(row.ownerId, usage);
+  }
+  return usages;
 }
 
 /**

@@ -5,7 +5,7 @@ import { AuditRecorder } from '../audit/audit-recorder.js';
 import type { AuditScene } from '../audit/audit-scene.js';
 import type { Role } from '../common/caller.js';
 import { AUTH_STATE_TTL_MS } from '../common/cached-state.js';
-import { ConflictError, InvalidInputError, NotFoundError } from '../common/domain-errors.js';
+import { ConflictError, NotFoundError } from '../common/domain-errors.js';
 import { AppConfig } from '../config/app-config.js';
 import { ExpiringCache } from '../common/expiring-cache.js';
 import { isForeignKeyViolation } from '../database/database-errors.js';
@@ -13,6 +13,7 @@ import type { Tables } from '../database/tables.js';
 import { PasswordHasher } from './password-hasher.js';
 import type { AuthState, ExternalIdentity, User } from './user.js';
 import { UserRepository } from './user-repository.js';
+import { refuseOverCap } from '../common/file-lifetime.js';
 
 export interface NewUser {
   username: string;
@@ -123,7 +124,8 @@ export class UsersService {
     scene: AuditScene,
     madeBeside: Record<string, unknown> = {},
   ): Promise<User> {
-    this.checkDefaultFileTtl(defaultFileTtlSeconds);
+    // A default no upload could ask for is refused, rather than cut short at every upload.
+    refuseOverCap('defaultFileTtlSeconds', defaultFileTtlSeconds, this.maxFileTtlSeconds);
     const passwordHash = password === undefined ? undefined : await this.hasher.hash(password);
     const user = await this.repository.serializable(async (trx) => {
       let current = await this.repository.findById(id, trx);
@@ -162,16 +164,6 @@ export class UsersService {
   /** The lifetime of a file of `id` whose upload names none; null: until it is deleted. */
   defaultFileTtlSeconds(id: string): Promise<number | null> {
     return this.repository.findDefaultFileTtl(id);
-  }
-
-  /** A default no upload could ask for is refused, rather than cut short at every upload. */
-  private checkDefaultFileTtl(seconds: number | null | undefined): void {
-    const max = this.maxFileTtlSeconds;
-    if (seconds !== undefined && seconds !== null && max !== undefined && seconds > max) {
-      throw new InvalidInputError(
-        `defaultFileTtlSeconds is over the longest lifetime a file may have, MAX_FILE_TTL_SECONDS (${max} seconds)`,
-      );
-    }
   }
 
   /**

@@ -1,12 +1,11 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, Max, Min, ValidateIf } from 'class-validator';
 import type { Role } from '../../common/caller.js';
+import { LONGEST_FILE_LIFETIME_SECONDS } from '../../common/file-lifetime.js';
 import { QuotaSettingField, type QuotaSetting } from '../../quotas/dto/quota.dto.js';
 import { PasswordField, RoleField } from './user-fields.js';
 
-/** As `parseLifetime` (files/) allows: an expiry in epoch milliseconds stays a safe integer. */
-const LONGEST_FILE_TTL_SECONDS = 100_000_000_000;
-const FILE_TTL_MESSAGE = `defaultFileTtlSeconds must be null or a whole number of seconds from 1 to ${LONGEST_FILE_TTL_SECONDS}`;
+const FILE_TTL_MESSAGE = `defaultFileTtlSeconds must be null or a whole number of seconds from 1 to ${LONGEST_FILE_LIFETIME_SECONDS}`;
 
 export class UpdateUserDto {
   @IsOptional()
@@ -31,7 +30,7 @@ export class UpdateUserDto {
   @ValidateIf((_, value) => value !== undefined && value !== null)
   @IsInt({ message: FILE_TTL_MESSAGE })
   @Min(1, { message: FILE_TTL_MESSAGE })
-  @Max(LONGEST_FILE_TTL_SECONDS, { message: FILE_TTL_MESSAGE })
+  @Max(LONGEST_FILE_LIFETIME_SECONDS, { message: FILE_TTL_MESSAGE })
   defaultFileTtlSeconds?: number | null;
 
   @IsOptional()
