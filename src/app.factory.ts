@@ -6,10 +6,10 @@ import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { applyHttpServerTimeouts } from './common/http-server-timeouts.js';
-import { rootLogger } from './common/logging/root-logger.js';
+import { logDestination } from './common/logging/root-logger.js';
 import { logsRequests } from './common/logging/logger-options.js';
-import { requestLog } from './common/logging/request-log.middleware.js';
-import { requestId } from './common/request-id.middleware.js';
+import { RequestLog } from './common/logging/request-log.js';
+import { assignRequestId } from './common/request-id.js';
 import type { AppConfig } from './config/app-config.js';
 import { HttpMetrics } from './metrics/http-metrics.js';
 import { Metrics } from './metrics/metrics.js';
@@ -32,19 +32,23 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   app.useLogger(app.get(Logger));
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
-  // A response gathers a 'close' listener from each layer that watches it (the request log,
-  // metrics, a download's slot, its stream pipeline, the audit trail): past Node's warning
-  // threshold of 10, which would print a MaxListenersExceededWarning, stack and all, for every
-  // download (a third of a 4 KiB download's CPU).
-  app.use((_req: Request, res: Response, next: NextFunction) => {
+  const requestLog = logsRequests(config)
+    ? new RequestLog(logDestination(config.logFormat))
+    : undefined;
+  // First of all, one layer (each of Express's costs a few µs): every response and log line gets
+  // an id, even a 404's, and a request is timed from its start.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    // A response gathers a 'close' listener from each part that watches it (the request log,
+    // metrics, a download's slot and body, the audit trail): past Node's warning threshold of
+    // 10, which would print a MaxListenersExceededWarning, stack and all, for every download
+    // (a third of a 4 KiB download's CPU).
     res.setMaxListeners(RESPONSE_LISTENERS);
+    assignRequestId(req, res);
+    requestLog?.watch(req, res);
     next();
   });
-  // First of all, so that every response and log line has an id, even a 404's.
-  app.use(requestId);
   // Next, so that a request is timed from its start; not at all with metrics off.
   if (app.get(Metrics).enabled) app.use(app.get(HttpMetrics).middleware);
-  if (logsRequests(config)) app.use(requestLog(rootLogger(config)));
   app.use(
     helmet({
       // The service (and /docs) may be reached over plain http, e.g. on a LAN address: there

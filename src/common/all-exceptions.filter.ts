@@ -44,7 +44,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const response = http.getResponse<Response>();
     const body = toErrorBody(exception);
     if (body.statusCode >= 500 && !(exception instanceof HttpException)) {
-      // The service's own lines carry no request id of themselves (requestLog): named here.
+      // The service's own lines carry no request id of themselves (RequestLog): named here.
       const request = http.getRequest<{ id?: string; destroyed?: boolean }>();
       if (request.destroyed || response.headersSent) {
         // The client went away, or was answered already (a 408): what failed after is no bug.

@@ -18,7 +18,7 @@ export function logsRequests(config: AppConfig): boolean {
 
 /**
  * nestjs-pino, for Nest's own lines and the service's `Logger`s, on the process's root logger.
- * Its pino-http middleware is never mounted: the request lines are `requestLog`'s, which costs a
+ * Its pino-http middleware is never mounted: the request lines are `RequestLog`'s, which costs a
  * fraction of it per request.
  */
 export function loggerOptions(config: AppConfig): Params {

@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { AuditRecorder } from '../../audit/audit-recorder.js';
@@ -14,6 +13,7 @@ import { linkIdOf } from '../links/signed-links.js';
 import { DownloadSlots, type DownloadHolder } from './download-slots.js';
 import { isSafeInline } from './safe-inline.js';
 import { parseRangeHeader } from './range-header.js';
+import { relayBody } from './relay-body.js';
 
 /**
  * Turns a stored file into the HTTP response of a download: the one place that knows validators,
@@ -147,7 +147,7 @@ export class FileResponder {
     // Piped straight into the response, so a local store can reuse its read buffers (see
     // RecyclingReadStream); a response that closes early destroys the body, which frees its file
     // or its connection to the store.
-    pipeline(body, res).catch((error: Error) => {
+    relayBody(body, res).catch((error: Error) => {
       if (res.writableFinished) return;
       if (req.destroyed || res.destroyed) {
         this.logger.warn(`download of file ${file.id} stopped: ${error.message}`);
