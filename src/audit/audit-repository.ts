@@ -36,6 +36,16 @@ const COLUMNS = [
   'details',
 ] as const satisfies readonly (keyof NewAuditRow)[];
 
+/**
+ * The same, with each one's name in `audit_events`, for a writer that does without Kysely (and its
+ * CamelCasePlugin): `SqliteAuditWriter`'s worker.
+ */
+export const AUDIT_INSERT_COLUMNS: readonly { property: keyof NewAuditRow; column: string }[] =
+  COLUMNS.map((property) => ({
+    property,
+    column: property.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`),
+  }));
+
 /** Batch sizes whose insert statement is kept: the full batch, and a few others. */
 const KEPT_STATEMENTS = 4;
 
@@ -48,7 +58,7 @@ export class AuditRepository {
   constructor(private readonly db: Database) {}
 
   /**
-   * One multi-row insert. Its SQL, which Kysely builds, is kept by row count and only the values
+   * One multi-row insert: PostgreSQL's (SQLite's batches go through `SqliteAuditWriter`). Its SQL, which Kysely builds, is kept by row count and only the values
    * change: building a 500-row statement costs as much CPU as the insert itself does on SQLite.
    */
   async insert(rows: NewAuditRow[]): Promise<void> {

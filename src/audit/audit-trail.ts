@@ -6,6 +6,7 @@ import { AuditQueue } from './audit-queue.js';
 import { AuditRecorder } from './audit-recorder.js';
 import type { AuditScene } from './audit-scene.js';
 import { AuditRepository, type AuditFilter, type NewAuditRow } from './audit-repository.js';
+import { SqliteAuditWriter } from './sqlite-audit-writer.js';
 
 /** Events written by one insert. */
 const BATCH_SIZE = 500;
@@ -27,6 +28,8 @@ export class AuditTrail extends AuditRecorder implements OnModuleInit, BeforeApp
   private readonly logger = new Logger(AuditTrail.name);
   readonly enabled: boolean;
   private readonly queue: AuditQueue<NewAuditRow>;
+  /** On SQLite, the batches are written off the event loop (PostgreSQL's I/O is async anyway). */
+  private readonly sqliteWriter?: SqliteAuditWriter;
 
   constructor(
     private readonly repository: AuditRepository,
@@ -35,8 +38,10 @@ export class AuditTrail extends AuditRecorder implements OnModuleInit, BeforeApp
   ) {
     super();
     this.enabled = config.audit.enabled;
+    const database = config.database;
+    if (database.dialect === 'sqlite') this.sqliteWriter = new SqliteAuditWriter(database.file);
     this.queue = new AuditQueue<NewAuditRow>(
-      { write: (rows) => this.repository.insert(rows) },
+      this.sqliteWriter ?? { write: (rows) => this.repository.insert(rows) },
       {
         limit: config.audit.queueLimit,
         batchSize: BATCH_SIZE,
@@ -78,7 +83,7 @@ export class AuditTrail extends AuditRecorder implements OnModuleInit, BeforeApp
 
   /**
    * Before the database closes (its own hook is `onApplicationShutdown`): what is queued is
-   * written, unless the database takes longer than SHUTDOWN_FLUSH_MS to take it.
+   * written, and SQLite's writer closed, unless the database takes longer than SHUTDOWN_FLUSH_MS.
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.queue.stop();
@@ -91,7 +96,8 @@ export class AuditTrail extends AuditRecorder implements OnModuleInit, BeforeApp
         resolve();
       }, SHUTDOWN_FLUSH_MS);
     });
-    await Promise.race([this.queue.flush(), timeout]);
+    const written = this.queue.flush().then(() => this.sqliteWriter?.close());
+    await Promise.race([written, timeout]);
     clearTimeout(timer);
   }
 

@@ -4,11 +4,16 @@ import { createRequire } from 'node:module';
 import SQLite from 'better-sqlite3';
 import {
   CamelCasePlugin,
+  CompiledQuery,
+  type DatabaseConnection,
   Dialect,
+  type Driver,
   Kysely,
   type LogEvent,
   PostgresDialect,
   SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
   Transaction,
 } from 'kysely';
 import pg from 'pg';
@@ -64,7 +69,7 @@ function createDialect(config: DatabaseConfig): Dialect {
     });
   }
   assertSqliteDriverFitsRuntime();
-  return new SqliteDialect({
+  return new SqliteDialectBeginningImmediate({
     database: () => {
       createPrivately(config.file);
       const sqlite = withStatementCache(new SQLite(config.file));
@@ -76,6 +81,28 @@ function createDialect(config: DatabaseConfig): Dialect {
       return Promise.resolve(sqlite);
     },
   });
+}
+
+/**
+ * SQLite's dialect, whose transactions take the write lock as they begin (BEGIN IMMEDIATE), waiting
+ * for it as `busy_timeout` says. The audit trail writes from a connection of its own (see
+ * SqliteAuditWriter): a deferred transaction that read before that connection committed could no
+ * longer write (SQLITE_BUSY_SNAPSHOT, at once, without waiting) and would fail its request.
+ */
+class SqliteDialectBeginningImmediate extends SqliteDialect {
+  constructor(private readonly sqliteConfig: SqliteDialectConfig) {
+    super(sqliteConfig);
+  }
+
+  override createDriver(): Driver {
+    return new SqliteDriverBeginningImmediate(this.sqliteConfig);
+  }
+}
+
+class SqliteDriverBeginningImmediate extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
 }
 
 /**

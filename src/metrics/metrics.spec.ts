@@ -32,6 +32,24 @@ describe('Metrics', () => {
     expect(types.find((f) => f.name === 'files_test_refused_total')?.type).toBe('COUNTER');
   });
 
+  it('reads labelledCounterFrom at each scrape, a series per label set', async () => {
+    const metrics = Metrics.on();
+    const totals = new Map([['a', 2]]);
+    metrics.labelledCounterFrom('files_test_moved_total', 'moved so far', ['kind'], () =>
+      Array.from(totals, ([kind, total]) => [{ kind }, total] as const),
+    );
+    const series = async () =>
+      parsePrometheusTextFormat(await metrics.exposition())
+        .find((f) => f.name === 'files_test_moved_total')
+        ?.metrics.map((m) => [m.labels?.kind, m.value]);
+    expect(await series()).toEqual([['a', '2']]);
+    totals.set('a', 5).set('b', 1);
+    expect(await series()).toEqual([
+      ['a', '5'],
+      ['b', '1'],
+    ]);
+  });
+
   it('keeps a registry per instance: two apps in one process register the same names', async () => {
     const first = Metrics.on();
     const second = Metrics.on();

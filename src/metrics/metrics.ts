@@ -116,6 +116,30 @@ export class Metrics {
     });
   }
 
+  /**
+   * Counters by label whose running totals `read` gives at each scrape, one per label set: for
+   * totals a hot path keeps in plain numbers, which cost it less than a prom-client counter's
+   * `inc` (it checks and hashes the labels each time). Each total must only grow.
+   */
+  labelledCounterFrom<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    read: () => Iterable<readonly [Labels<L>, number]>,
+  ): void {
+    if (!this.registry) return;
+    new Counter<L>({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [labels, total] of read()) this.inc(labels, total);
+      },
+    });
+  }
+
   /** The exposition Prometheus scrapes, in its text format; empty when off. */
   async exposition(): Promise<string> {
     return this.registry ? this.registry.metrics() : '';

@@ -176,16 +176,15 @@ export class FileResponder {
   ): void {
     const scene = sceneOf(req);
     const length = range ? range.end - range.start + 1 : file.size;
+    const event = downloadEvent(file, holder, holderKey, range, length);
     let handedOver = 0;
     body.on('data', (chunk: Buffer) => (handedOver += chunk.length));
-    res.once('close', () => {
-      const sent = res.writableFinished
+    // `close` comes once: `on` spares the wrapper `once` makes.
+    res.on('close', () => {
+      event.bytesSent = res.writableFinished
         ? length
         : Math.min(length, Math.max(0, handedOver - res.writableLength));
-      this.audit.record(
-        { ...downloadEvent(file, holder, holderKey, range, length), bytesSent: sent },
-        scene,
-      );
+      this.audit.record(event, scene);
     });
   }
 }

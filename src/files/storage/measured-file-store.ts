@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { OnModuleDestroy } from '@nestjs/common';
-import type { HistogramHandle, Metrics } from '../../metrics/metrics.js';
+import type { HistogramHandle, Labels, Metrics } from '../../metrics/metrics.js';
 import {
   FileStore,
   type AppendedBytes,
@@ -13,6 +13,31 @@ import {
 } from './file-store.js';
 
 type StoreLabel = 'operation' | 'outcome';
+
+const OPERATIONS = [
+  'write',
+  'start_resumable',
+  'append_resumable',
+  'complete_resumable',
+  'abort_resumable',
+  'read',
+  'stat',
+  'remove',
+  'check',
+  'presign',
+] as const;
+type Operation = (typeof OPERATIONS)[number];
+
+/** Each operation's labels, by outcome. */
+const OUTCOME_LABELS = Object.fromEntries(
+  OPERATIONS.map((operation) => [
+    operation,
+    {
+      ok: { operation, outcome: 'ok' },
+      error: { operation, outcome: 'error' },
+    },
+  ]),
+) as Record<Operation, Record<'ok' | 'error', Labels<StoreLabel>>>;
 
 /**
  * `store` with each operation timed into `files_store_operation_duration_seconds`, by operation
@@ -103,16 +128,30 @@ class MeasuredFileStore extends FileStore implements OnModuleDestroy {
     return this.timed('presign', () => this.store.presignedUrl(key, options));
   }
 
-  private async timed<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    const started = process.hrtime.bigint();
-    let outcome = 'error';
+  /**
+   * `work`'s promise, its time observed as it settles. No async wrapper (one promise fewer a call),
+   * and the labels of each (operation, outcome) made once: `read` is on every download's path.
+   */
+  private timed<T>(operation: Operation, work: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    let result: Promise<T>;
     try {
-      const result = await work();
-      outcome = 'ok';
-      return result;
-    } finally {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      this.durations.observe({ operation, outcome }, seconds);
+      result = work();
+    } catch (error) {
+      // Thrown before there was a promise: a rejection all the same, as from an async wrapper.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rethrown as is
+      result = Promise.reject(error);
     }
+    const labels = OUTCOME_LABELS[operation];
+    return result.then(
+      (value) => {
+        this.durations.observe(labels.ok, (performance.now() - started) / 1000);
+        return value;
+      },
+      (error: unknown) => {
+        this.durations.observe(labels.error, (performance.now() - started) / 1000);
+        throw error;
+      },
+    );
   }
 }
