@@ -20,7 +20,8 @@
 #   REPS=1 bench/uploads.sh          # quicker
 #
 # Env: OUT (results), FILES_DIR (/tmp/bench-data: file-1g.bin, made if missing), REPS (3), CHUNK_MIB,
-# PORT (3392), PLAIN_PORT (8013), SERVICE_NODE_FLAGS (more node flags, e.g. --cpu-prof).
+# PORT (3392), PLAIN_PORT (8013), SERVICE_NODE_FLAGS (more node flags, e.g. --cpu-prof), APP_COPY
+# (where RUNTIME=node24 puts its copy of the project; /tmp/file-service-uploads-bench-app).
 # Results in OUT: results.tsv (one line per upload), table.md, the service's log.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +33,7 @@ PLAIN_PORT=${PLAIN_PORT:-8013}
 GIB=$((1024 * 1024 * 1024))
 FILE=$DATA/file-1g.bin
 mkdir -p "$OUT" "$DATA"
-APP_COPY=/tmp/file-service-uploads-bench-app
+APP_COPY=${APP_COPY:-/tmp/file-service-uploads-bench-app}
 . "$ROOT/bench/runtime.sh"
 [[ $(stat -c %s "$FILE" 2>/dev/null) == "$GIB" ]] ||
   { head -c "$GIB" /dev/urandom >"$FILE.tmp" && mv "$FILE.tmp" "$FILE"; }

@@ -1,9 +1,11 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory.js';
+import { collectYoungBuffersSooner } from './common/young-buffer-collection.js';
 import { ConfigError, loadConfig, type LoadedConfig } from './config/app-config.js';
 
 async function main(): Promise<void> {
+  collectYoungBuffersSooner();
   let loaded: LoadedConfig;
   try {
     loaded = loadConfig();
