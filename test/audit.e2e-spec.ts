@@ -311,6 +311,41 @@ describe.each(DIALECTS)('audit trail (%s)', (dialect) => {
       });
     });
 
+    it('a user deleted with their files: the user, and each file as a delete of its own', async () => {
+      const owner = await t.createUser('user', adminToken);
+      const ids = [
+        await uploaded(owner.token, Buffer.from('first of two')),
+        await uploaded(owner.token, Buffer.from('second of two')),
+      ];
+      const tag = tagged();
+      await t.http
+        .delete(`/admin/users/${owner.id}?deleteFiles=true`)
+        .auth(adminToken, { type: 'bearer' })
+        .set(tag.headers)
+        .expect(204);
+      const events = await eventsOf(tag.requestId);
+      const scene = {
+        actor: { kind: 'user', id: adminId },
+        requestId: tag.requestId,
+        userAgent: tag.userAgent,
+      };
+      expect(events).toHaveLength(3);
+      expect(events.filter((event) => event.action === 'user.deleted')).toEqual([
+        expect.objectContaining({
+          ...scene,
+          details: expect.objectContaining({ userId: owner.id }),
+        }),
+      ]);
+      const files = events.filter((event) => event.action === 'file.deleted');
+      expect(files.map((event) => event.fileId).sort()).toEqual([...ids].sort());
+      for (const event of files) {
+        expect(event).toMatchObject({
+          ...scene,
+          details: { ownerId: owner.id, withAccount: true },
+        });
+      }
+    });
+
     it('a blur into a new file, which is not also an upload', async () => {
       const png = await sharp({
         create: { width: 64, height: 48, channels: 3, background: '#3366cc' },

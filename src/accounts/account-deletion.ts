@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { AuditScene } from '../audit/audit-scene.js';
-import { FilesService } from '../files/files.service.js';
+import { FilesService, type DeletedFiles } from '../files/files.service.js';
 import { UsersService } from '../users/users.service.js';
 
 /**
@@ -16,23 +16,24 @@ export class AccountDeletion {
 
   /**
    * Without `deleteFiles`, a user who owns files is refused (ConflictError). With it, their
-   * registry entries go in the same transaction as the user, and their bytes right after.
+   * registry entries go in the same transaction as the user, and their bytes right after, each
+   * file's deletion audited as one of its own would be.
    */
   async delete(
     userId: string,
     { deleteFiles }: { deleteFiles: boolean },
     scene: AuditScene,
   ): Promise<void> {
-    let keys: string[] = [];
+    let files: DeletedFiles = [];
     await this.users.delete(
       userId,
       scene,
       deleteFiles
         ? async (trx) => {
-            keys = await this.files.deleteEntriesOwnedBy(trx, userId);
+            files = await this.files.deleteEntriesOwnedBy(trx, userId);
           }
         : undefined,
     );
-    await this.files.removeBytes(keys);
+    await this.files.removeFilesOf(userId, files, scene);
   }
 }

@@ -143,14 +143,17 @@ export class FileRegistry {
   }
 
   /** Removes every entry of `ownerId` (inside the caller's transaction); returns their storage keys. */
-  async deleteAllOwnedBy(trx: Kysely<Tables>, ownerId: string): Promise<string[]> {
+  async deleteAllOwnedBy(
+    trx: Kysely<Tables>,
+    ownerId: string,
+  ): Promise<{ id: string; storageKey: string }[]> {
     const rows = await trx
       .deleteFrom('files')
       .where('ownerId', '=', ownerId)
       .returning(['id', 'storageKey'])
       .execute();
     for (const row of rows) this.entries?.delete(row.id);
-    return rows.map((row) => row.storageKey);
+    return rows;
   }
 
   /**

@@ -33,6 +33,9 @@ import { sanitizeFilename } from './upload/filename.js';
 import { PendingUpload } from './upload/pending-upload.js';
 import { PendingUploads } from './upload/pending-uploads.js';
 
+/** Files whose registry entries an account's deletion took, for their bytes to go next. */
+export type DeletedFiles = readonly { readonly id: string; readonly storageKey: string }[];
+
 export interface FilePage {
   items: StoredFile[];
   nextCursor: string | null;
@@ -273,9 +276,26 @@ export class FilesService {
     await this.removeBytes([file.storageKey]);
   }
 
-  /** Deletes the registry entries of `ownerId` inside `trx`; their bytes go with `removeBytes`. */
-  deleteEntriesOwnedBy(trx: Kysely<Tables>, ownerId: string): Promise<string[]> {
+  /**
+   * Deletes the registry entries of `ownerId` inside `trx`; once it commits, `removeFilesOf`
+   * records their deletions and removes their bytes.
+   */
+  deleteEntriesOwnedBy(trx: Kysely<Tables>, ownerId: string): Promise<DeletedFiles> {
     return this.registry.deleteAllOwnedBy(trx, ownerId);
+  }
+
+  /**
+   * After `deleteEntriesOwnedBy` committed: one `file.deleted` event for each file, as a delete of
+   * its own would leave, then its bytes (those that cannot be removed are left to the sweeper).
+   */
+  async removeFilesOf(ownerId: string, files: DeletedFiles, scene: AuditScene): Promise<void> {
+    for (const file of files) {
+      this.audit.record(
+        { action: 'file.deleted', fileId: file.id, details: { ownerId, withAccount: true } },
+        scene,
+      );
+    }
+    await this.removeBytes(files.map((file) => file.storageKey));
   }
 
   /**
