@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { BatchWriter } from './audit-queue.js';
+import { SQLITE_BUSY_TIMEOUT_MS } from '../database/database.js';
 import { AUDIT_INSERT_COLUMNS, type NewAuditRow } from './audit-repository.js';
 
 /** What the worker is told: where the database is, and how to write a row. */
@@ -87,7 +88,7 @@ export class SqliteAuditWriter implements BatchWriter<NewAuditRow> {
 
   constructor(
     private readonly file: string,
-    private readonly busyTimeoutMs = 5000,
+    private readonly busyTimeoutMs = SQLITE_BUSY_TIMEOUT_MS,
   ) {}
 
   write(rows: NewAuditRow[]): Promise<void> {

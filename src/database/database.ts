@@ -58,6 +58,12 @@ function parseBigintAsNumber(oid: number, format?: 'text' | 'binary'): (value: s
     : (pg.types.getTypeParser(oid, format) as (value: string) => unknown);
 }
 
+/**
+ * How long a SQLite connection waits for another's write lock before it gives up: the service's
+ * and the audit trail's writer (SqliteAuditWriter) wait alike.
+ */
+export const SQLITE_BUSY_TIMEOUT_MS = 5000;
+
 function createDialect(config: DatabaseConfig): Dialect {
   if (config.dialect === 'postgres') {
     return new PostgresDialect({
@@ -77,7 +83,7 @@ function createDialect(config: DatabaseConfig): Dialect {
       // An acknowledged upload must survive a power cut, not only a crash of the process.
       sqlite.pragma('synchronous = FULL');
       sqlite.pragma('foreign_keys = ON');
-      sqlite.pragma('busy_timeout = 5000');
+      sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
       return Promise.resolve(sqlite);
     },
   });

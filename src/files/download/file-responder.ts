@@ -157,26 +157,25 @@ export class FileResponder {
         res.destroy();
       }
     });
-    if (this.audit.enabled) this.recordWhenClosed(req, res, body, file, holder, holderKey, range);
+    if (this.audit.enabled) {
+      const event = downloadEvent(file, holder, holderKey, range, length);
+      this.recordWhenClosed(req, res, body, event, length);
+    }
   }
 
   /**
-   * One event per download, when its response closes: finished, failed or abandoned. The bytes
-   * sent are those the body handed to the response less what still waited in its buffers, so a
+   * `event` of a download (`length` bytes to send), recorded when its response closes: finished,
+   * failed or abandoned. The bytes sent are those the body handed to the response less what still waited in its buffers, so a
    * client that went away is charged with what went out to the connection, not the whole range.
    */
   private recordWhenClosed(
     req: Request,
     res: Response,
     body: Readable,
-    file: StoredFile,
-    holder: DownloadHolder,
-    holderKey: string,
-    range: { start: number; end: number } | undefined,
+    event: AuditEventInput,
+    length: number,
   ): void {
     const scene = sceneOf(req);
-    const length = range ? range.end - range.start + 1 : file.size;
-    const event = downloadEvent(file, holder, holderKey, range, length);
     let handedOver = 0;
     body.on('data', (chunk: Buffer) => (handedOver += chunk.length));
     // `close` comes once: `on` spares the wrapper `once` makes.
