@@ -35,8 +35,9 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   const requestLog = logsRequests(config)
     ? new RequestLog(logDestination(config.logFormat))
     : undefined;
+  const httpMetrics = app.get(Metrics).enabled ? app.get(HttpMetrics) : undefined;
   // First of all, one layer (each of Express's costs a few µs): every response and log line gets
-  // an id, even a 404's, and a request is timed from its start.
+  // an id, even a 404's, and a request is logged and measured from its start.
   app.use((req: Request, res: Response, next: NextFunction) => {
     // A response gathers a 'close' listener from each part that watches it (the request log,
     // metrics, a download's slot and body, the audit trail): past Node's warning threshold of
@@ -45,10 +46,9 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     res.setMaxListeners(RESPONSE_LISTENERS);
     assignRequestId(req, res);
     requestLog?.watch(req, res);
+    httpMetrics?.watch(req, res);
     next();
   });
-  // Next, so that a request is timed from its start; not at all with metrics off.
-  if (app.get(Metrics).enabled) app.use(app.get(HttpMetrics).middleware);
   app.use(
     helmet({
       // The service (and /docs) may be reached over plain http, e.g. on a LAN address: there

@@ -671,6 +671,46 @@ describe.each(DIALECTS)('audit trail of presigned downloads (%s)', (dialect) => 
   });
 });
 
+describe.each(DIALECTS)('audit trail behind a proxy (%s)', (dialect) => {
+  it("names the client a trusted proxy forwarded for, else the connection's address", async () => {
+    const direct = await TestApp.start(dialect, { JWT_SECRET: SHARED_JWT_SECRET });
+    const proxied = await TestApp.startBeside(direct, { TRUST_PROXY: '1' });
+    try {
+      const token = await direct.adminToken();
+      const { body } = await direct.upload(token, randomBytes(100)).expect(201);
+      const addressOf = async (app: TestApp, forwardedFor?: string) => {
+        const requestId = `audit-${randomUUID()}`;
+        const download = app.http
+          .get(`/files/${body.id}/download`)
+          .auth(token, { type: 'bearer' })
+          .set('X-Request-Id', requestId);
+        if (forwardedFor !== undefined) download.set('X-Forwarded-For', forwardedFor);
+        await download.expect(200);
+        let events: { requestId: string; clientAddress: string }[] = [];
+        await eventually(async () => {
+          await app.app.get(AuditTrail).flush();
+          const { body: page } = await direct.http
+            .get('/admin/audit')
+            .query({ fileId: body.id as string, action: 'file.downloaded' })
+            .auth(token, { type: 'bearer' })
+            .expect(200);
+          events = (page.items as typeof events).filter((event) => event.requestId === requestId);
+          return events.length > 0;
+        }, 'the event');
+        expect(events).toHaveLength(1);
+        return events[0].clientAddress;
+      };
+      expect(await addressOf(proxied, '203.0.113.7')).toBe('203.0.113.7');
+      expect(await addressOf(proxied)).toMatch(LOOPBACK);
+      // Not trusted: a client may claim any address in the header.
+      expect(await addressOf(direct, '203.0.113.7')).toMatch(LOOPBACK);
+    } finally {
+      await proxied.close();
+      await direct.close();
+    }
+  });
+});
+
 describe.each(DIALECTS)('audit trail switched off (%s)', (dialect) => {
   it('records nothing with AUDIT_ENABLED=false', async () => {
     const t = await TestApp.start(dialect, { AUDIT_ENABLED: 'false' });

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { NextFunction, Request, Response } from 'express';
+import type { Request, Response } from 'express';
 import type { HistogramHandle, Labels, Metrics } from './metrics.js';
 
 type HttpLabel = 'method' | 'route' | 'status';
@@ -32,7 +32,7 @@ interface RouteBytes {
 /**
  * Measures every HTTP request once its response closes (finished, failed or abandoned alike):
  * a count and a duration by method, route template and status, and the connection's bytes both
- * ways. Mounted in `createApp` only when metrics are on.
+ * ways. `createApp`'s first middleware has it watch each request when metrics are on.
  *
  * The route is Express' route template (`/files/:id/download`), never the URL: its values are
  * the app's routes and `unmatched`. Bytes are the socket's own counts (headers included), each
@@ -76,14 +76,14 @@ export class HttpMetrics {
     );
   }
 
-  readonly middleware = (req: Request, res: Response, next: NextFunction): void => {
-    if (req.path === EXPOSITION_PATH) return next();
+  /** Watches `res`: the request is measured once it closes. */
+  watch(req: Request, res: Response): void {
+    if (req.path === EXPOSITION_PATH) return;
     const started = performance.now();
     const socket = req.socket;
     // `close` comes once: `on` spares the wrapper `once` makes.
     res.on('close', () => this.measure(req, res, socket, started));
-    next();
-  };
+  }
 
   private measure(req: Request, res: Response, socket: Socket, started: number): void {
     const seconds = (performance.now() - started) / 1000;

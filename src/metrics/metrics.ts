@@ -2,22 +2,16 @@ import {
   collectDefaultMetrics,
   Counter,
   Gauge,
-  Histogram,
   Registry,
   prometheusContentType,
 } from 'prom-client';
+import { LabelledHistogram, type HistogramHandle, type Labels } from './labelled-histogram.js';
 
-/** Label values of one observation: bounded sets only (route templates, kinds), never ids. */
-export type Labels<L extends string> = Readonly<Record<L, string | number>>;
+export type { HistogramHandle, Labels };
 
 /** A counter a feature increments itself, where nothing it already holds could be read instead. */
 export interface CounterHandle<L extends string> {
   inc(labels: Labels<L>, value?: number): void;
-}
-
-/** A histogram a feature observes (durations in seconds). */
-export interface HistogramHandle<L extends string> {
-  observe(labels: Labels<L>, value: number): void;
 }
 
 /** Seconds: from a fast SQLite lookup (~0.1 ms) to a slow S3 write or a long download. */
@@ -75,14 +69,7 @@ export class Metrics {
     buckets: number[] = DURATION_BUCKETS,
   ): HistogramHandle<L> {
     if (!this.registry) return NO_HISTOGRAM;
-    const histogram = new Histogram<L>({
-      name,
-      help,
-      labelNames,
-      buckets,
-      registers: [this.registry],
-    });
-    return { observe: (labels, value) => histogram.observe(labels, value) };
+    return new LabelledHistogram(name, help, labelNames, buckets, this.registry);
   }
 
   /** A gauge whose value `read` gives at each scrape (e.g. slots in use now). */
