@@ -311,7 +311,7 @@ export class EnvironmentVariables {
   @IsInt({ message: 'must be a whole number of bytes, at most 1048576' })
   @Min(0, { message: 'must be a whole number of bytes, at most 1048576' })
   @Max(1_048_576, { message: 'must be a whole number of bytes, at most 1048576' })
-  SMALL_FILE_MAX_BYTES = 65_536;
+  SMALL_FILE_MAX_BYTES = 1_048_576;
 
   @Integer()
   @IsInt({ message: 'must be the number of proxies in front of the service (0 for none)' })

@@ -1,11 +1,12 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { loadConfig } from '../../config/app-config.js';
 import { describeFileStoreContract } from './file-store.contract.js';
 import { LocalFileStore } from './local-file-store.js';
-import { fileIdOf } from './storage-key.js';
+import { fileIdOf, storageKeyOf } from './storage-key.js';
 
 describeFileStoreContract('LocalFileStore', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'local-file-store-'));
@@ -23,4 +24,57 @@ describeFileStoreContract('LocalFileStore', async () => {
       await writeFile(join(config.storageDir, 'tmp', `${fileIdOf(key)}.part`), randomBytes(1000));
     },
   };
+});
+
+describe('LocalFileStore small-file cache', () => {
+  it('reads no more small files into memory at once than a quarter of SMALL_FILE_CACHE_BYTES', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'local-file-store-'));
+    try {
+      // Room for eight files of 4 KiB in the cache, for two on their way into it.
+      const { config } = loadConfig({
+        STORAGE_DIR: dir,
+        JWT_SECRET: 'x'.repeat(32),
+        SMALL_FILE_CACHE_BYTES: String(8 * 4096),
+        SMALL_FILE_MAX_BYTES: '4096',
+      });
+      const store = new LocalFileStore(config);
+      const files = Array.from({ length: 8 }, () => randomBytes(4096));
+      const keys = await Promise.all(
+        files.map(async (bytes) => {
+          const key = storageKeyOf(randomUUID());
+          await store.write(key, Readable.from([bytes]));
+          return key;
+        }),
+      );
+      // Eight misses at once: those past the budget stream from disk and are not kept.
+      const read = await Promise.all(
+        keys.map(async (key) => Buffer.concat(await (await store.read(key)).toArray())),
+      );
+      expect(read).toEqual(files);
+      await rm(join(config.storageDir, 'files'), { recursive: true });
+      const kept = await Promise.all(
+        keys.map((key) =>
+          store.read(key).then(
+            () => true,
+            () => false,
+          ),
+        ),
+      );
+      expect(kept.filter(Boolean).length).toBeGreaterThan(0);
+      expect(kept.filter(Boolean).length).toBeLessThan(keys.length);
+      // One at a time, each fits: all of them are kept.
+      await mkdir(join(config.storageDir, 'files'));
+      const again = new LocalFileStore(config);
+      for (const [i, key] of keys.entries()) {
+        await again.write(key, Readable.from([files[i]]));
+        await (await again.read(key)).toArray();
+      }
+      await rm(join(config.storageDir, 'files'), { recursive: true });
+      for (const [i, key] of keys.entries()) {
+        expect(Buffer.concat(await (await again.read(key)).toArray())).toEqual(files[i]);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -84,6 +84,13 @@ export class LocalFileStore extends FileStore {
   private readonly pool = new BufferPool(READ_BUFFER_BYTES, 32);
   private readonly smallFiles: LRUCache<string, Buffer> | undefined;
   private readonly smallFileMaxBytes: number;
+  /**
+   * Bytes that may be on their way into memory for the cache at once: a quarter of
+   * SMALL_FILE_CACHE_BYTES (or one file of the largest size). Past it, a small file streams as a
+   * large one does, so many misses at once cannot each hold a whole file.
+   */
+  private readonly fillBudget: number;
+  private filling = 0;
 
   constructor(config: AppConfig) {
     super();
@@ -95,6 +102,7 @@ export class LocalFileStore extends FileStore {
     }
     const { smallFileBytes, smallFileMaxBytes } = config.caches;
     this.smallFileMaxBytes = Math.min(smallFileMaxBytes, smallFileBytes);
+    this.fillBudget = Math.max(this.smallFileMaxBytes, Math.floor(smallFileBytes / 4));
     this.smallFiles =
       this.smallFileMaxBytes > 0
         ? new LRUCache({
@@ -236,13 +244,21 @@ export class LocalFileStore extends FileStore {
   }
 
   /**
-   * The file's size, and its whole bytes (closing it) when it is small enough to keep; otherwise
-   * no bytes, and the file stays open for streaming.
+   * The file's size, and its whole bytes (closing it) when it is small enough to keep and the
+   * fill budget has room; otherwise no bytes, and the file stays open for streaming.
    */
   private async readIfSmall(handle: FileHandle): Promise<{ size: number; bytes?: Buffer }> {
+    let size: number;
     try {
-      const { size } = await handle.stat();
-      if (!this.smallFiles || size > this.smallFileMaxBytes) return { size };
+      ({ size } = await handle.stat());
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw error;
+    }
+    if (!this.smallFiles || size > this.smallFileMaxBytes) return { size };
+    if (this.filling + size > this.fillBudget) return { size };
+    this.filling += size;
+    try {
       // A buffer of its own, not a slice of Node's shared slab, which it would keep alive.
       const bytes = Buffer.allocUnsafeSlow(size);
       let filled = 0;
@@ -256,6 +272,8 @@ export class LocalFileStore extends FileStore {
     } catch (error) {
       await handle.close().catch(() => undefined);
       throw error;
+    } finally {
+      this.filling -= size;
     }
   }
 
