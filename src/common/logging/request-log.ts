@@ -13,7 +13,7 @@ const LEVEL = { info: 30, warn: 40, error: 50 } as const;
  * (Authorization, cookies), no body (passwords), and a signed link's signature is blanked out of
  * the URL.
  *
- * The line is made here with one `JSON.stringify` and handed to the root logger's destination
+ * The line is made here, in one string, and handed to the root logger's destination
  * (buffered, asynchronous; pretty in a terminal), not through pino's `logger.info`: pino builds
  * the same line from string pieces that its destination must then flatten, about 8 µs a request
  * on Node 24, against 2 here (docs/benchmarks.md). pino-http before it made two child loggers per
@@ -23,36 +23,42 @@ const LEVEL = { info: 30, warn: 40, error: 50 } as const;
  */
 export class RequestLog {
   private readonly pid = process.pid;
-  private readonly hostname = hostname();
+  private readonly hostname = JSON.stringify(hostname());
 
   constructor(private readonly destination: DestinationStream) {}
 
   /** Watches `res`: its line is written once it closes, answered or not. */
   watch(req: Request, res: Response): void {
     const startedAt = performance.now();
-    res.once('close', () => {
-      const status = res.statusCode;
-      const level = status >= 500 ? LEVEL.error : status >= 400 ? LEVEL.warn : LEVEL.info;
-      this.destination.write(
-        JSON.stringify({
-          level,
-          time: Date.now(),
-          pid: this.pid,
-          hostname: this.hostname,
-          reqId: (req as Request & { id?: string }).id,
-          req: {
-            method: req.method,
-            url: redactUrl(req.originalUrl),
-            remoteAddress: req.socket.remoteAddress,
-            userAgent: req.headers['user-agent'],
-          },
-          res: { statusCode: status },
-          responseTime: Math.round(performance.now() - startedAt),
-          msg: status >= 500 ? 'request errored' : 'request completed',
-        }) + '\n',
-      );
-    });
+    // `close` comes once: `on` spares the wrapper `once` makes.
+    res.on('close', () =>
+      this.destination.write(this.lineOf(req, res.statusCode, performance.now() - startedAt)),
+    );
   }
+
+  /**
+   * The line, as `JSON.stringify` would write the object in the class comment (an undefined
+   * value leaves its key out), made from a template: a quarter cheaper, and the values that come
+   * from the client (the URL, the user agent, the request id) still go through `JSON.stringify`.
+   */
+  private lineOf(req: Request, status: number, milliseconds: number): string {
+    const level = status >= 500 ? LEVEL.error : status >= 400 ? LEVEL.warn : LEVEL.info;
+    const message = status >= 500 ? 'request errored' : 'request completed';
+    return (
+      `{"level":${level},"time":${Date.now()},"pid":${this.pid},"hostname":${this.hostname}` +
+      optional('reqId', (req as Request & { id?: string }).id) +
+      `,"req":{"method":${JSON.stringify(req.method)},"url":${JSON.stringify(redactUrl(req.originalUrl))}` +
+      optional('remoteAddress', req.socket.remoteAddress) +
+      optional('userAgent', req.headers['user-agent']) +
+      `},"res":{"statusCode":${status}},"responseTime":${Math.round(milliseconds)},` +
+      `"msg":"${message}"}\n`
+    );
+  }
+}
+
+/** `,"key":value` for a string value; nothing for none. */
+function optional(key: string, value: string | undefined): string {
+  return value === undefined ? '' : `,"${key}":${JSON.stringify(value)}`;
 }
 
 /** Query values that grant access (a signed link's signature) are not written down. */
