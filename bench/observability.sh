@@ -113,5 +113,9 @@ cells = [
     if "observed" in by and "plain" in by
 ]
 print("4 KiB, observed / plain (target >= 0.95):", " | ".join(cells) or "-")
+ratios = sorted(by["observed"] / by["plain"] for by in rps.values() if "observed" in by and "plain" in by)
+if ratios:
+    n = len(ratios)
+    print(f"median {(ratios[(n - 1) // 2] + ratios[n // 2]) / 2:.3f} of {n} passes")
 EOF
 cat "$OUT/table.md"

@@ -32,7 +32,7 @@ mkdir -p "$OUT"
 # --- runtime: the one `npm start` uses, or the Docker image's ------------------------------------
 APP_COPY=/tmp/file-service-bench-app
 . "$ROOT/bench/runtime.sh"
-[[ -s $DATA/file-4k.bin ]] || "$RIG/make-data.sh" "$DATA"
+[[ -s $DATA/file-4k.bin && -s $DATA/file-1m.bin && -s $DATA/file-1g.bin ]] || "$RIG/make-data.sh" "$DATA"
 echo "node $(node --version), $(nproc) cores, app $APP, ${SERVICE_ENV[*]:-glibc malloc}, REPS=$REPS, results in $OUT" |
   tee "$OUT/summary.txt"
 
