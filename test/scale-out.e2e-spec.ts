@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListPartsCommand } from '@aws-sdk/client-s3';
 import { loadConfig } from '../src/config/app-config.js';
 import { Database } from '../src/database/database.js';
 import { storageKeyOf } from '../src/files/storage/storage-key.js';
@@ -237,21 +237,22 @@ describe.each(DIALECTS.filter((dialect) => dialect === 'postgres'))(
         ];
         try {
           await eventually(() => acknowledged.size >= 24, '24 uploads acknowledged');
-          // One more upload to A sends 12 MiB of the 32 it announces and then waits: its
+          // One more upload to A sends 17 MiB of the 32 it announces and then waits: its
           // multipart upload (made once the store has read past its first 5 MiB part) is
           // certainly half-sent when A dies, whatever the other clients are doing then.
-          const stalled = stalledUpload(a, token, 32 * 2 ** 20, 12 * 2 ** 20);
-          // Its multipart upload is the one still there a second after it was first listed
-          // (the others' last a fraction of that).
-          const firstListed = new Map<string, number>();
+          const stalled = stalledUpload(a, token, 32 * 2 ** 20, 17 * 2 ** 20);
+          // Its multipart upload is the one with three parts: the others' 7 MiB make two at
+          // most. (Found by age instead, a slow 7 MiB upload on a busy machine passed for it.)
           await eventually(async () => {
-            for (const { UploadId } of await bucket.multipartUploads()) {
-              const since = firstListed.get(UploadId!);
-              if (since === undefined) firstListed.set(UploadId!, Date.now());
-              else if (Date.now() - since >= 1000) return true;
+            for (const { Key, UploadId } of await bucket.multipartUploads()) {
+              // An upload may complete between the two calls: then it has no parts to list.
+              const { Parts } = await bucket.client
+                .send(new ListPartsCommand({ Bucket: bucket.config.bucket, Key, UploadId }))
+                .catch(() => ({ Parts: [] }));
+              if ((Parts ?? []).length >= 3) return true;
             }
             return false;
-          }, 'a multipart upload still in flight after a second');
+          }, 'the stalled upload with three parts on S3');
           await a.stop('SIGKILL');
           killed = true;
           stalled.destroy();
