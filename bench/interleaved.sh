@@ -45,15 +45,9 @@ for name in A B; do
 done
 for name in A B; do
   base=http://127.0.0.1:${PORT[$name]}
-  for _ in $(seq 150); do
-    curl -sf "$base/health" >/dev/null 2>&1 && break
-    kill -0 "${PID[$name]}" 2>/dev/null || { echo "service $name exited: $OUT/service-$name.log" >&2; exit 1; }
-    sleep 0.2
-  done
-  TOKEN[$name]=$(curl -sf "$base/auth/login" -H 'content-type: application/json' \
-    -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-  ID[$name]=$(curl -sf "$base/files" -H "Authorization: Bearer ${TOKEN[$name]}" \
-    -F "file=@$DATA/file-4k.bin" | sed -E 's/.*"id":"([^"]+)".*/\1/')
+  await_service "$base" "${PID[$name]}" "$OUT/service-$name.log"
+  TOKEN[$name]=$(admin_token "$base" "$PASSWORD")
+  ID[$name]=$(stored_id "$base" "${TOKEN[$name]}" "$DATA/file-4k.bin")
   wrk -t2 -c64 -d2s -H "Authorization: Bearer ${TOKEN[$name]}" "$base/files/${ID[$name]}/download" >/dev/null
 done
 

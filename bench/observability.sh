@@ -60,15 +60,9 @@ start_service() { # NAME (observed, plain): as `npm start` runs it, stdout to a 
     PORT="${PORT[$name]}" ADMIN_PASSWORD="$PASSWORD" ${EXTRA[$name]} \
     node --max-semi-space-size=16 dist/main.js >"$OUT/service-$name.log" 2>&1) &
   PID[$name]=$!
-  for _ in $(seq 150); do
-    curl -sf "$base/health" >/dev/null 2>&1 && break
-    kill -0 "${PID[$name]}" 2>/dev/null || { echo "the $name service exited: $OUT/service-$name.log" >&2; exit 1; }
-    sleep 0.2
-  done
-  TOKEN[$name]=$(curl -sf "$base/auth/login" -H 'content-type: application/json' \
-    -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-  ID_4K[$name]=$(curl -sf "$base/files" -H "Authorization: Bearer ${TOKEN[$name]}" \
-    -F "file=@$DATA/file-4k.bin" | sed -E 's/.*"id":"([^"]+)".*/\1/')
+  await_service "$base" "${PID[$name]}" "$OUT/service-$name.log"
+  TOKEN[$name]=$(admin_token "$base" "$PASSWORD")
+  ID_4K[$name]=$(stored_id "$base" "${TOKEN[$name]}" "$DATA/file-4k.bin")
   echo "$name service: pid ${PID[$name]}, ${EXTRA[$name]//$METRICS_TOKEN/<token>}, idle RSS $(awk \
     '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/${PID[$name]}/status") MiB" | tee -a "$OUT/summary.txt"
 }

@@ -14,3 +14,21 @@ else
   APP=${APP:-$ROOT}
 fi
 [[ -f $APP/dist/main.js ]] || { echo "no $APP/dist/main.js: run npm run build" >&2; exit 1; }
+
+# The service once started: its health answering, an admin's token, a stored file.
+await_service() { # BASE PID LOG: waits up to 30 s for BASE/health; exits if PID dies first
+  for _ in $(seq 150); do
+    curl -sf "$1/health" >/dev/null 2>&1 && return 0
+    kill -0 "$2" 2>/dev/null || { echo "the service exited: $3" >&2; exit 1; }
+    sleep 0.2
+  done
+  echo "the service did not answer in 30 s: $3" >&2
+  exit 1
+}
+admin_token() { # BASE PASSWORD: the admin's access token
+  curl -sf "$1/auth/login" -H 'content-type: application/json' \
+    -d "{\"username\":\"admin\",\"password\":\"$2\"}" | sed -E 's/.*"access_token":"([^"]+)".*/\1/'
+}
+stored_id() { # BASE TOKEN FILE: uploads FILE, prints the new file's id
+  curl -sf "$1/files" -H "Authorization: Bearer $2" -F "file=@$3" | sed -E 's/.*"id":"([^"]+)".*/\1/'
+}

@@ -78,17 +78,11 @@ start_service() { # as `npm start` runs it (the same node flags), stdout (JSON l
     LOG_LEVEL=info ADMIN_PASSWORD="$PASSWORD" JWT_SECRET="$JWT" \
     node --max-semi-space-size=16 ${SERVICE_NODE_FLAGS:-} dist/main.js >"$OUT/service-$SERVICE_N.log" 2>&1) &
   SERVICE_PID=$!
-  for _ in $(seq 150); do
-    curl -sf "$BASE/health" >/dev/null 2>&1 && break
-    kill -0 "$SERVICE_PID" 2>/dev/null || { echo "the service exited: $OUT/service-$SERVICE_N.log" >&2; exit 1; }
-    sleep 0.2
-  done
+  await_service "$BASE" "$SERVICE_PID" "$OUT/service-$SERVICE_N.log"
   # Warm-up: a login, one 4 KiB upload and its download.
-  TOKEN=$(curl -sf "$BASE/auth/login" -H 'content-type: application/json' \
-    -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  TOKEN=$(admin_token "$BASE" "$PASSWORD")
   local small
-  small=$(curl -sf "$BASE/files" -H "Authorization: Bearer $TOKEN" -F "file=@$DATA/file-4k.bin" |
-    sed -E 's/.*"id":"([^"]+)".*/\1/')
+  small=$(stored_id "$BASE" "$TOKEN" "$DATA/file-4k.bin")
   curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "$BASE/files/$small/download"
   sleep 1
 }

@@ -61,18 +61,12 @@ start_service() { # NAME (info, warn, base): as `npm start` runs it (the same no
     LOG_LEVEL="${LEVEL[$level]}" ADMIN_PASSWORD="$PASSWORD" node --max-semi-space-size=16 dist/main.js \
     >"$OUT/service-$level.log" 2>&1) &
   PID[$level]=$!
-  for _ in $(seq 150); do
-    curl -sf "$base/health" >/dev/null 2>&1 && break
-    kill -0 "${PID[$level]}" 2>/dev/null || { echo "the $level service exited: $OUT/service-$level.log" >&2; exit 1; }
-    sleep 0.2
-  done
-  TOKEN[$level]=$(curl -sf "$base/auth/login" -H 'content-type: application/json' \
-    -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-  local upload=(curl -sf "$base/files" -H "Authorization: Bearer ${TOKEN[$level]}")
-  ID_4K[$level]=$("${upload[@]}" -F "file=@$DATA/file-4k.bin" | sed -E 's/.*"id":"([^"]+)".*/\1/')
-  ID_1M[$level]=$("${upload[@]}" -F "file=@$DATA/file-1m.bin" | sed -E 's/.*"id":"([^"]+)".*/\1/')
+  await_service "$base" "${PID[$level]}" "$OUT/service-$level.log"
+  TOKEN[$level]=$(admin_token "$base" "$PASSWORD")
+  ID_4K[$level]=$(stored_id "$base" "${TOKEN[$level]}" "$DATA/file-4k.bin")
+  ID_1M[$level]=$(stored_id "$base" "${TOKEN[$level]}" "$DATA/file-1m.bin")
   if [[ ${S4:-0} == 1 && $level != warn ]]; then
-    ID_1G[$level]=$("${upload[@]}" -F "file=@$DATA/file-1g.bin" | sed -E 's/.*"id":"([^"]+)".*/\1/')
+    ID_1G[$level]=$(stored_id "$base" "${TOKEN[$level]}" "$DATA/file-1g.bin")
   fi
   echo "$level service: pid ${PID[$level]}, idle RSS $(awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' \
     "/proc/${PID[$level]}/status") MiB" | tee -a "$OUT/summary.txt"

@@ -63,13 +63,8 @@ SERVICE_PID=$!
 PORT=$PLAIN_PORT UPLOAD_DIR=$PLAIN_DIR FILES_DIR=$DATA node /work/shared/bench/peers/node_plain.mjs \
   >"$OUT/plain.log" 2>&1 &
 PLAIN_PID=$!
-for _ in $(seq 150); do
-  curl -sf "$BASE/health" >/dev/null 2>&1 && break
-  kill -0 "$SERVICE_PID" 2>/dev/null || { echo "the service exited: $OUT/service.log" >&2; exit 1; }
-  sleep 0.2
-done
-TOKEN=$(curl -sf "$BASE/auth/login" -H 'content-type: application/json' \
-  -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+await_service "$BASE" "$SERVICE_PID" "$OUT/service.log"
+TOKEN=$(admin_token "$BASE" "$PASSWORD")
 AUTH="Authorization: Bearer $TOKEN"
 export TOKEN
 

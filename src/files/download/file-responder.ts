@@ -165,8 +165,9 @@ export class FileResponder {
 
   /**
    * `event` of a download (`length` bytes to send), recorded when its response closes: finished,
-   * failed or abandoned. The bytes sent are those the body handed to the response less what still waited in its buffers, so a
-   * client that went away is charged with what went out to the connection, not the whole range.
+   * failed or abandoned. The bytes sent are those the body handed to the response less what
+   * still waited in its buffers, so a client that went away is charged with what went out to the
+   * connection, not the whole range.
    */
   private recordWhenClosed(
     req: Request,
