@@ -24,6 +24,7 @@ import {
   StoredBytesMissingError,
   type ByteRange,
   type PresignOptions,
+  type StoredBytes,
   type WrittenBytes,
 } from './storage/file-store.js';
 import type { StoredFile } from './stored-file.js';
@@ -215,12 +216,13 @@ export class FilesService {
   }
 
   /**
-   * The stored bytes of `file` (or of `range`). A whole file is read as such, not as the range of
-   * all its bytes: S3 serves an unranged GET for less CPU, on its side and ours.
+   * The stored bytes of `file` (or of `range`): in memory when the store keeps them there, else a
+   * stream. A whole file is read as such, not as the range of all its bytes: S3 serves an
+   * unranged GET for less CPU, on its side and ours.
    * @throws NotFoundError, logged, when the registry names bytes the store does not have
    * @throws StorageUnavailableError, logged, when the store fails
    */
-  async openBytes(file: StoredFile, range?: ByteRange): Promise<Readable> {
+  async openBytes(file: StoredFile, range?: ByteRange): Promise<StoredBytes> {
     try {
       return await this.store.read(file.storageKey, range);
     } catch (error) {

@@ -36,7 +36,8 @@ export class ImagesService {
     if (source.size > maxBytes) {
       throw new TooLargeError(`the file is larger than MAX_IMAGE_BYTES (${maxBytes} bytes)`);
     }
-    const input = await buffer(await this.files.openBytes(source));
+    const bytes = await this.files.openBytes(source);
+    const input = Buffer.isBuffer(bytes) ? bytes : await buffer(bytes);
     const blurred = await this.processor.blur(input, options);
     // Like any upload, it counts against the viewer's quota (checked before it is stored).
     const file = await this.files.storeNew(

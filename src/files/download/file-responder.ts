@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { AuditRecorder } from '../../audit/audit-recorder.js';
@@ -7,6 +6,7 @@ import { sceneOf } from '../../audit/request-scene.js';
 import { HttpExceptionWithHeaders } from '../../common/http-exceptions.js';
 import { AppConfig } from '../../config/app-config.js';
 import { FilesService } from '../files.service.js';
+import type { StoredBytes } from '../storage/file-store.js';
 import type { StoredFile } from '../stored-file.js';
 import { contentDisposition, type Disposition } from '../../common/content-disposition.js';
 import { linkIdOf } from '../links/signed-links.js';
@@ -118,7 +118,7 @@ export class FileResponder {
       }
     }
 
-    let body: Readable | undefined;
+    let body: StoredBytes | undefined;
     if (req.method !== 'HEAD') {
       // Before a byte is read: a download over its holder's limit is refused here.
       this.slots.begin(holder, holderKey, file.id, req, res);
@@ -144,9 +144,9 @@ export class FileResponder {
       res.end();
       return;
     }
-    // Piped straight into the response, so a local store can reuse its read buffers (see
-    // RecyclingReadStream); a response that closes early destroys the body, which frees its file
-    // or its connection to the store.
+    // Bytes in memory go out in one write; a stream is piped straight into the response, so a
+    // local store can reuse its read buffers (see RecyclingReadStream), and a response that
+    // closes early destroys it, which frees its file or its connection to the store.
     relayBody(body, res).catch((error: Error) => {
       if (res.writableFinished) return;
       if (req.destroyed || res.destroyed) {
@@ -165,20 +165,21 @@ export class FileResponder {
 
   /**
    * `event` of a download (`length` bytes to send), recorded when its response closes: finished,
-   * failed or abandoned. The bytes sent are those the body handed to the response less what
-   * still waited in its buffers, so a client that went away is charged with what went out to the
-   * connection, not the whole range.
+   * failed or abandoned. The bytes sent are those the body handed to the response (bytes in
+   * memory, all at once) less what still waited in its buffers, so a client that went away is
+   * charged with what went out to the connection, not the whole range.
    */
   private recordWhenClosed(
     req: Request,
     res: Response,
-    body: Readable,
+    body: StoredBytes,
     event: AuditEventInput,
     length: number,
   ): void {
     const scene = sceneOf(req);
     let handedOver = 0;
-    body.on('data', (chunk: Buffer) => (handedOver += chunk.length));
+    if (Buffer.isBuffer(body)) handedOver = body.length;
+    else body.on('data', (chunk: Buffer) => (handedOver += chunk.length));
     // `close` comes once: `on` spares the wrapper `once` makes.
     res.on('close', () => {
       event.bytesSent = res.writableFinished

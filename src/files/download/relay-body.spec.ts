@@ -23,6 +23,21 @@ describe('relayBody', () => {
     expect(res.writableFinished).toBe(true);
   });
 
+  it('sends bytes in memory in one write, ends the response and resolves', async () => {
+    const bytes = Buffer.alloc(4096, 7);
+    const res = collector();
+    await relayBody(bytes, res);
+    expect(res.received).toEqual([bytes]);
+    expect(res.writableFinished).toBe(true);
+  });
+
+  it('rejects when the response closes before bytes in memory are out', async () => {
+    const res = collector();
+    const relayed = relayBody(Buffer.alloc(4096), res);
+    res.destroy();
+    await expect(relayed).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+  });
+
   it('rejects when the body fails, destroys the body and leaves the response to the caller', async () => {
     const body = new Readable({ read: () => undefined });
     const res = collector();

@@ -59,6 +59,12 @@ export interface AppendedBytes {
   release(): Promise<void>;
 }
 
+/**
+ * Bytes read from the store: in memory when the store keeps them there (a small local file), a
+ * stream otherwise. A response sends the Buffer in one write, without a stream's machinery.
+ */
+export type StoredBytes = Buffer | Readable;
+
 /** The bytes a key names are not in the store. */
 export class StoredBytesMissingError extends Error {}
 
@@ -101,11 +107,12 @@ export abstract class FileStore {
   abstract abortResumable(key: string, write: ResumableWrite): Promise<void>;
 
   /**
-   * The bytes `range` of `key` (all of them without one), as a stream; destroying it frees what
-   * it holds (a descriptor, a socket).
+   * The bytes `range` of `key` (all of them without one): a Buffer when the store holds them in
+   * memory (never to be written to: it is the store's), else a stream; destroying the stream frees
+   * what it holds (a descriptor, a socket).
    * @throws StoredBytesMissingError
    */
-  abstract read(key: string, range?: ByteRange): Promise<Readable>;
+  abstract read(key: string, range?: ByteRange): Promise<StoredBytes>;
 
   /** What the store holds under `key`, or undefined. */
   abstract stat(key: string): Promise<StoredObject | undefined>;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { loadConfig } from '../../config/app-config.js';
-import { describeFileStoreContract } from './file-store.contract.js';
+import { describeFileStoreContract, readAll } from './file-store.contract.js';
 import { LocalFileStore } from './local-file-store.js';
 import { fileIdOf, storageKeyOf } from './storage-key.js';
 
@@ -48,7 +48,7 @@ describe('LocalFileStore small-file cache', () => {
       );
       // Eight misses at once: those past the budget stream from disk and are not kept.
       const read = await Promise.all(
-        keys.map(async (key) => Buffer.concat(await (await store.read(key)).toArray())),
+        keys.map(async (key) => readAll(await store.read(key))),
       );
       expect(read).toEqual(files);
       await rm(join(config.storageDir, 'files'), { recursive: true });
@@ -67,11 +67,11 @@ describe('LocalFileStore small-file cache', () => {
       const again = new LocalFileStore(config);
       for (const [i, key] of keys.entries()) {
         await again.write(key, Readable.from([files[i]]));
-        await (await again.read(key)).toArray();
+        await readAll(await again.read(key));
       }
       await rm(join(config.storageDir, 'files'), { recursive: true });
       for (const [i, key] of keys.entries()) {
-        expect(Buffer.concat(await (await again.read(key)).toArray())).toEqual(files[i]);
+        expect(await readAll(await again.read(key))).toEqual(files[i]);
       }
     } finally {
       await rm(dir, { recursive: true, force: true });

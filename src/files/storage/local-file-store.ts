@@ -26,6 +26,7 @@ import {
   type AppendedBytes,
   type IncompleteWrite,
   type ResumableWrite,
+  type StoredBytes,
   type StoredObject,
   type WrittenBytes,
 } from './file-store.js';
@@ -201,9 +202,9 @@ export class LocalFileStore extends FileStore {
     await rm(this.resumablePathOf(key), { force: true });
   }
 
-  async read(key: string, range?: ByteRange): Promise<Readable> {
+  async read(key: string, range?: ByteRange): Promise<StoredBytes> {
     const cached = this.smallFiles?.get(key);
-    if (cached) return readableOf(cached, range ?? wholeOf(cached.length));
+    if (cached) return rangeOf(cached, range);
     let handle;
     try {
       handle = await open(this.pathOf(key), 'r');
@@ -216,13 +217,13 @@ export class LocalFileStore extends FileStore {
       const { size, bytes } = await this.readIfSmall(handle);
       if (bytes) {
         this.smallFiles?.set(key, bytes);
-        return readableOf(bytes, range ?? wholeOf(size));
+        return rangeOf(bytes, range);
       }
       range ??= wholeOf(size);
     }
     if (range.end < range.start) {
       await handle.close();
-      return Readable.from([]);
+      return Buffer.alloc(0);
     }
     // The stream owns the handle from here: it closes it when it ends or is destroyed.
     return new RecyclingReadStream(handle, range, this.pool);
@@ -360,12 +361,9 @@ function wholeOf(size: number): ByteRange {
   return { start: 0, end: size - 1 };
 }
 
-/** `range` of bytes in memory, as the one chunk of a stream. */
-function readableOf(bytes: Buffer, range: ByteRange): Readable {
-  const stream = new Readable({ read: () => undefined });
-  if (range.end >= range.start) stream.push(bytes.subarray(range.start, range.end + 1));
-  stream.push(null);
-  return stream;
+/** `range` of bytes in memory (all of them without one), sharing their memory. */
+function rangeOf(bytes: Buffer, range?: ByteRange): Buffer {
+  return range ? bytes.subarray(range.start, range.end + 1) : bytes;
 }
 
 /**

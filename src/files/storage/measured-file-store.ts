@@ -8,6 +8,7 @@ import {
   type IncompleteWrite,
   type PresignOptions,
   type ResumableWrite,
+  type StoredBytes,
   type StoredObject,
   type WrittenBytes,
 } from './file-store.js';
@@ -100,7 +101,7 @@ class MeasuredFileStore extends FileStore implements OnModuleDestroy {
   }
 
   /** Until the stream is open (the first bytes are on their way), not until it is read. */
-  read(key: string, range?: ByteRange): Promise<Readable> {
+  read(key: string, range?: ByteRange): Promise<StoredBytes> {
     return this.timed('read', () => this.store.read(key, range));
   }
 
