@@ -1,10 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { isUUID } from 'class-validator';
 import { looksLikeApiKey } from '../api-keys/api-key.js';
 import { ApiKeysService } from '../api-keys/api-keys.service.js';
 import { AppConfig } from '../config/app-config.js';
 import { UsersService } from '../users/users.service.js';
-import { type AuthenticatedUser, JWT_ALGORITHM } from './authenticated-user.js';
+import {
+  type AccessTokenClaims,
+  type AuthenticatedUser,
+  JWT_ALGORITHM,
+} from './authenticated-user.js';
 import { roleFromClaims, usernameFromClaims } from './oidc/oidc-claims.js';
 import { OidcTokens } from './oidc/oidc-tokens.js';
 import { scopesOfRole, type Scope } from './scopes.js';
@@ -36,19 +39,20 @@ export class BearerAuthenticator {
    */
   async authenticate(token: string): Promise<AuthenticatedUser | null> {
     if (looksLikeApiKey(token)) return this.fromApiKey(token);
+    // A token of ours checked before: its header need not be read again.
+    const known = this.sessions.verifiedBefore(token);
+    if (known) return this.fromSession(known);
     const header = jwtHeader(token);
     if (!header) return null;
-    if (header.alg === JWT_ALGORITHM) return this.fromSessionToken(token, header.kid);
+    if (header.alg === JWT_ALGORITHM) {
+      const claims = this.sessions.verify(token, header.kid);
+      return claims && this.fromSession(claims);
+    }
     if (this.oidcConfig) return this.fromOidcToken(token);
     return null;
   }
 
-  private async fromSessionToken(
-    token: string,
-    keyId: string | undefined,
-  ): Promise<AuthenticatedUser | null> {
-    const claims = this.sessions.verify(token, keyId);
-    if (!claims || !isUUID(claims.sub)) return null;
+  private async fromSession(claims: AccessTokenClaims): Promise<AuthenticatedUser | null> {
     const state = await this.users.getAuthState(claims.sub);
     // A password or role change since the token was issued revokes it.
     if (!state || state.tokenVersion !== claims.ver) return null;

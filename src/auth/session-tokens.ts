@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { isUUID } from 'class-validator';
 import jwt from 'jsonwebtoken';
 import { AppConfig } from '../config/app-config.js';
 import { KeyRing } from '../common/key-ring.js';
@@ -39,13 +40,19 @@ export class SessionTokens {
     });
   }
 
+  /** The claims of a token `verify` accepted before and that has not expired since, if any. */
+  verifiedBefore(token: string): AccessTokenClaims | undefined {
+    return this.verified.get(token);
+  }
+
   /**
    * The claims of a token signed with one of our keys, checked (signature, expiry, issuer,
-   * audience); null for any other token. A token without a key id (issued before tokens had one)
-   * is checked against each key. A token checked before costs a lookup (`VerifiedTokenCache`).
+   * audience, a user id for subject); null for any other token. A token without a key id (issued
+   * before tokens had one) is checked against each key. A token checked before costs a lookup
+   * (`VerifiedTokenCache`).
    */
   verify(token: string, keyId: string | undefined): AccessTokenClaims | null {
-    const known = this.verified.get(token);
+    const known = this.verifiedBefore(token);
     if (known) return known;
     for (const { key } of this.keys.candidates(keyId)) {
       try {
@@ -71,6 +78,7 @@ function isAccessTokenClaims(claims: unknown): claims is VerifiedClaims {
     typeof claims === 'object' &&
     claims !== null &&
     typeof (claims as VerifiedClaims).sub === 'string' &&
+    isUUID((claims as VerifiedClaims).sub) &&
     typeof (claims as VerifiedClaims).ver === 'number' &&
     typeof (claims as VerifiedClaims).exp === 'number'
   );

@@ -47,9 +47,7 @@ describe('LocalFileStore small-file cache', () => {
         }),
       );
       // Eight misses at once: those past the budget stream from disk and are not kept.
-      const read = await Promise.all(
-        keys.map(async (key) => readAll(await store.read(key))),
-      );
+      const read = await Promise.all(keys.map(async (key) => readAll(await store.read(key))));
       expect(read).toEqual(files);
       await rm(join(config.storageDir, 'files'), { recursive: true });
       const kept = await Promise.all(
