@@ -15,8 +15,9 @@
 # more are counted. Prints the main thread's instructions per download (the event loop: all of
 # the request's JavaScript, its system calls' user-space side and the collector's work on that
 # thread) and each other thread's (V8's helpers vary with scheduling under valgrind, ±30%; the
-# audit writer's is steady). Runs on this machine's node (RUNTIME is not supported). Needs valgrind.
+# audit writer's is steady). Runs on this machine's node only. Needs valgrind.
 set -euo pipefail
+[[ ${RUNTIME:-system} == system ]] || { echo "bench/instructions.sh runs on this machine's node only" >&2; exit 1; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 APP=${APP:-$ROOT}
 TARGET=${TARGET:-service}

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Two services measured in alternation on the 4 KiB download (wrk c=64; FILE and CONNS for others): the same build with two
-# settings (A_ENV, B_ENV), or two builds (A_APP, B_APP). Both run throughout; each pass measures A
-# then B or B then A, so the machine's noise hits them alike. Prints, per pass, each one's req/s
-# and its server CPU in µs per request (from /proc: less disturbed by a busy machine than the
-# rate), and the rate ratio A/B.
+# Two services measured in alternation on the 4 KiB download (wrk c=64; FILE and CONNS for other
+# sizes): the same build with two settings (A_ENV, B_ENV), or two builds (A_APP, B_APP). Both run
+# throughout; each pass measures A then B or B then A, so the machine's noise hits them alike.
+# Prints, per pass, each one's req/s and its server CPU in µs per request (from /proc: less
+# disturbed by a busy machine than the rate), and the rate ratio A/B.
 #
 #   A_ENV=LOG_LEVEL=info B_ENV=LOG_LEVEL=warn bench/interleaved.sh          # what a request line costs
 #   RUNTIME=node24 A_ENV=LOG_LEVEL=info B_ENV=LOG_LEVEL=warn bench/interleaved.sh

@@ -9,7 +9,8 @@
 #   REPS=1 PEERS="node-plain" bench/run.sh   # a quicker pass (the rig's knobs all apply)
 #
 # Needs the rig's packages (../shared/bench/README.md: apt-get install python3-fastapi ... wrk curl),
-# and libjemalloc2: the service runs with jemalloc preloaded, as in the Docker image (JEMALLOC= to not).
+# and libjemalloc2: on Node 24 the service runs with jemalloc preloaded, as in the Docker image
+# (JEMALLOC= to not; bench/runtime.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RIG=${RIG:-$(cd "$ROOT/../shared/bench" && pwd)}
@@ -19,20 +20,13 @@ PORT=${PORT:-3300}
 BASE=http://127.0.0.1:$PORT
 PASSWORD=bench-admin-password-$$
 PY=/usr/bin/python3
-JEMALLOC=${JEMALLOC-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
-SERVICE_ENV=()
-[[ -z $JEMALLOC ]] || SERVICE_ENV=(LD_PRELOAD="$JEMALLOC")
 mkdir -p "$OUT"
 export REPS=${REPS:-2} OUT_RIG=$OUT/rig
 
-# --- runtime -----------------------------------------------------------------------------------
-if [[ ${RUNTIME:-node24} == node24 ]]; then
-  APP=${APP:-/tmp/file-service-bench-app}
-  BIN=$("$ROOT/scripts/node24-copy.sh" "$APP")
-  export PATH="$BIN:$PATH" # the rig's plain-Node peer runs on the same Node
-else
-  APP=$ROOT
-fi
+# --- runtime: the Docker image's by default (the rig's plain-Node peer runs on the same Node) -----
+RUNTIME=${RUNTIME:-node24}
+APP_COPY=/tmp/file-service-bench-app
+. "$ROOT/bench/runtime.sh"
 [[ -s $DATA/file-1g.bin ]] || "$RIG/make-data.sh" "$DATA"
 cat "$DATA"/* >/dev/null # page cache
 echo "node $(node --version), $(nproc) cores, ${SERVICE_ENV[*]:-glibc malloc}, results in $OUT" | tee "$OUT/summary.txt"
@@ -44,13 +38,7 @@ start_service() {
   (cd "$APP" && exec env "${SERVICE_ENV[@]}" STORAGE_DIR="$STORAGE" PORT="$PORT" LOG_LEVEL=warn \
     ADMIN_PASSWORD="$PASSWORD" node --max-semi-space-size=16 dist/main.js >>"$OUT/service.log" 2>&1) &
   SERVICE_PID=$!
-  for _ in $(seq 100); do
-    curl -sf "$BASE/health" >/dev/null 2>&1 && return 0
-    kill -0 "$SERVICE_PID" 2>/dev/null || { echo "the service exited: see $OUT/service.log" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "the service did not answer" >&2
-  return 1
+  await_service "$BASE" "$SERVICE_PID" "$OUT/service.log"
 }
 stop_service() {
   [[ -n $SERVICE_PID ]] || return 0
@@ -74,9 +62,7 @@ watched() { # LABEL COMMAND...: run COMMAND while the rig's proc_watch samples t
 }
 
 start_service
-TOKEN=$(curl -s "$BASE/auth/login" -H 'content-type: application/json' \
-  -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-upload() { curl -sf "$BASE/files" -H "Authorization: Bearer $TOKEN" -F "file=@$1" | sed -E 's/.*"id":"([^"]+)".*/\1/'; }
+TOKEN=$(admin_token "$BASE" "$PASSWORD")
 echo "idle RSS after start: $(rss_mib) MiB" | tee -a "$OUT/summary.txt"
 
 # 1 GiB uploads (the last one is the file the download scenarios use).
@@ -86,8 +72,8 @@ upload_1g() {
 }
 for _ in 1 2 3; do watched "upload-1GiB" upload_1g; done
 ID_1G=$(sed -E 's/.*"id":"([^"]+)".*/\1/' "$OUT/upload.json")
-ID_4K=$(upload "$DATA/file-4k.bin")
-ID_1M=$(upload "$DATA/file-1m.bin")
+ID_4K=$(stored_id "$BASE" "$TOKEN" "$DATA/file-4k.bin")
+ID_1M=$(stored_id "$BASE" "$TOKEN" "$DATA/file-1m.bin")
 echo "idle RSS after uploads: $(rss_mib) MiB" | tee -a "$OUT/summary.txt"
 
 # --- the rig: S1-S4 for the service beside the peers, in one pass --------------------------------
