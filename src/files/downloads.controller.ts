@@ -101,6 +101,12 @@ const SignedLinkQueries = () =>
   );
 
 /**
+ * The routes that send a file's bytes, the service's hot path: Express tries them before any
+ * other route (see `createApp`).
+ */
+export const DOWNLOAD_ROUTES = ['/files/:id/download', '/files/:id/signed-download'];
+
+/**
  * HEAD handlers come first: Express would otherwise answer HEAD with the GET route. Every handler
  * answers through `FileResponder`, which writes the response itself (`@Res()`).
  */
