@@ -11,6 +11,7 @@ import { BearerAuthGuard } from './bearer-auth.guard.js';
 import { BearerAuthenticator } from './bearer-authenticator.js';
 import { OidcTokens } from './oidc/oidc-tokens.js';
 import { RolesGuard } from './roles.guard.js';
+import { RouteDeclarations } from './route-declarations.js';
 import { ScopesGuard } from './scopes.guard.js';
 import { SessionTokens } from './session-tokens.js';
 import { SlidingWindowLimiter } from './sliding-window-limiter.js';
@@ -34,6 +35,7 @@ import { VerifiedTokenCache } from './verified-token-cache.js';
     },
     OidcTokens,
     BearerAuthenticator,
+    RouteDeclarations,
     // In this order: who is calling, then their role, then their credential's scopes.
     { provide: APP_GUARD, useClass: BearerAuthGuard },
     { provide: APP_GUARD, useClass: RolesGuard },

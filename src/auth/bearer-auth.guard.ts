@@ -1,9 +1,9 @@
 import { CanActivate, ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { IS_PUBLIC } from './auth.decorators.js';
 import type { AuthenticatedUser } from './authenticated-user.js';
 import { BearerAuthenticator } from './bearer-authenticator.js';
+import { RouteDeclarations } from './route-declarations.js';
 
 /**
  * Global: every route needs a valid bearer credential (a token from `POST /auth/login`, an API
@@ -13,15 +13,12 @@ import { BearerAuthenticator } from './bearer-authenticator.js';
 @Injectable()
 export class BearerAuthGuard implements CanActivate {
   constructor(
-    private readonly reflector: Reflector,
+    private readonly declarations: RouteDeclarations,
     private readonly authenticator: BearerAuthenticator,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const isPublic = this.declarations.get<boolean>(IS_PUBLIC, context);
     if (isPublic) return true;
     const http = context.switchToHttp();
     const request = http.getRequest<Request & { user?: AuthenticatedUser }>();

@@ -1,20 +1,17 @@
 import { CanActivate, ExecutionContext, ForbiddenException, Injectable } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import type { Role } from '../common/caller.js';
 import { REQUIRED_ROLES } from './auth.decorators.js';
 import type { AuthenticatedUser } from './authenticated-user.js';
+import { RouteDeclarations } from './route-declarations.js';
 
 /** Global, after `JwtAuthGuard`: enforces `@Roles(...)`. */
 @Injectable()
 export class RolesGuard implements CanActivate {
-  constructor(private readonly reflector: Reflector) {}
+  constructor(private readonly declarations: RouteDeclarations) {}
 
   canActivate(context: ExecutionContext): boolean {
-    const roles = this.reflector.getAllAndOverride<Role[] | undefined>(REQUIRED_ROLES, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const roles = this.declarations.get<Role[]>(REQUIRED_ROLES, context);
     if (!roles) return true;
     const { user } = context.switchToHttp().getRequest<Request & { user?: AuthenticatedUser }>();
     if (user && roles.includes(user.role)) return true;

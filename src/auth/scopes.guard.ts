@@ -1,9 +1,9 @@
 import { CanActivate, ExecutionContext, ForbiddenException, Injectable } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { listOf, REQUIRED_SCOPES } from './auth.decorators.js';
 import type { AuthenticatedUser } from './authenticated-user.js';
 import type { Scope } from './scopes.js';
+import { RouteDeclarations } from './route-declarations.js';
 
 /**
  * Global, after `RolesGuard`: enforces `@Scopes(...)`. A route that declares none is closed to API
@@ -11,17 +11,14 @@ import type { Scope } from './scopes.js';
  */
 @Injectable()
 export class ScopesGuard implements CanActivate {
-  constructor(private readonly reflector: Reflector) {}
+  constructor(private readonly declarations: RouteDeclarations) {}
 
   canActivate(context: ExecutionContext): boolean {
     const http = context.switchToHttp();
     const { user } = http.getRequest<Request & { user?: AuthenticatedUser }>();
     // A public route: nobody was authenticated.
     if (!user) return true;
-    const required = this.reflector.getAllAndOverride<Scope[] | undefined>(REQUIRED_SCOPES, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const required = this.declarations.get<Scope[]>(REQUIRED_SCOPES, context);
     if (required === undefined) {
       if (user.credential !== 'api-key') return true;
       throw new ForbiddenException('this route cannot be called with an API key');
