@@ -5,6 +5,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet, { type HelmetOptions } from 'helmet';
 import { Logger } from 'nestjs-pino';
+import { Logger as NestLogger } from '@nestjs/common';
 import { AppModule } from './app.module.js';
 import { DOWNLOAD_ROUTES } from './files/downloads.controller.js';
 import { applyHttpServerTimeouts } from './common/http-server-timeouts.js';
@@ -17,10 +18,6 @@ import { HttpMetrics } from './metrics/http-metrics.js';
 import { Metrics } from './metrics/metrics.js';
 import { METRICS_SECURITY_SCHEME } from './metrics/metrics.controller.js';
 
-/**
- * The whole HTTP application, as `main.ts` serves it and the end-to-end tests drive it:
- * security headers, request ids, logging, OpenAPI and graceful shutdown.
- */
 /** helmet's defaults, but for the one that assumes https. */
 export const HELMET_OPTIONS: HelmetOptions = {
   // The service (and /docs) may be reached over plain http, e.g. on a LAN address: there the
@@ -31,7 +28,15 @@ export const HELMET_OPTIONS: HelmetOptions = {
 /** 'close' listeners a response may gather before Node warns of a leak. */
 const RESPONSE_LISTENERS = 32;
 
-export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
+/**
+ * The whole HTTP application, as `main.ts` serves it and the end-to-end tests drive it:
+ * security headers, request ids, logging, OpenAPI and graceful shutdown.
+ */
+export async function createApp(
+  config: AppConfig,
+  /** The configuration's warnings (`loadConfig`), logged among the start-up's lines. */
+  warnings: readonly string[] = [],
+): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bufferLogs: true,
     bodyParser: false,
@@ -39,6 +44,8 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
+  const logger = new NestLogger('Main');
+  for (const warning of warnings) logger.warn(warning);
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
   const requestLog = logsRequests(config)
@@ -68,7 +75,13 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   applyHttpServerTimeouts(app.getHttpServer(), config);
   setUpOpenApi(app);
   await app.init();
-  tryFirst(app, DOWNLOAD_ROUTES, firstRoute);
+  try {
+    tryFirst(app, DOWNLOAD_ROUTES, firstRoute);
+  } catch (error) {
+    // Started: the database and the background work would outlive the failure.
+    await app.close();
+    throw error;
+  }
   return app;
 }
 
@@ -122,10 +135,14 @@ function headersSetBy(middleware: ReturnType<typeof helmet>): Array<[string, str
     // `X-Powered-By`, which Express no longer sends (`app.disable` above).
     removeHeader: () => undefined,
   };
+  let done = false;
   middleware({} as IncomingMessage, recorder as unknown as ServerResponse, (error?: unknown) => {
     // Helmet checks its options when it is made: nothing is left to fail here.
     if (error) throw error instanceof Error ? error : new Error('helmet refused a response');
+    done = true;
   });
+  // An option whose header waits for something (none of helmet 8's) could not be read off once.
+  if (!done) throw new Error('helmet did not answer at once: its headers cannot be read off it');
   return headers;
 }
 
@@ -141,9 +158,11 @@ function routerLayers(app: NestExpressApplication): RouterLayer[] {
  * Moves the routes at `paths` (all their methods, in the order Nest registered them: HEAD before
  * GET) to `index` of Express's layers. Express tries its layers in turn: the downloads came after
  * Swagger UI's, the body parsers' and every other route's, 35 layers whose paths were matched and
- * failed on each download, about 2% of a 4 KiB download's instructions. None of the layers they
- * now pass over answers a download's path, but for `HEAD /files/uploads/download` (a 400 either
- * way: neither id is one).
+ * failed on each download, about 2% of a 4 KiB download's instructions. The layers they now pass
+ * over answered no download: only tus's, at `/files/uploads/download` and
+ * `/files/uploads/signed-download`, share a shape with them, and those are now a download's 400
+ * (`uploads` is no file id) instead of tus's 400 or 401, without its Tus-Resumable header.
+ * Middleware that Nest mounts for download paths (`forRoutes`) would be passed over too: none is.
  * @throws Error when a path names no route: the routes were renamed, not this list.
  */
 function tryFirst(app: NestExpressApplication, paths: readonly string[], index: number): void {

@@ -16,11 +16,9 @@ async function main(): Promise<void> {
     return;
   }
   const { config, warnings } = loaded;
-  const app = await createApp(config);
-  const logger = new Logger('Main');
-  for (const warning of warnings) logger.warn(warning);
+  const app = await createApp(config, warnings);
   await app.listen(config.port);
-  logger.log(`listening on http://localhost:${config.port} (API docs at /docs)`);
+  new Logger('Main').log(`listening on http://localhost:${config.port} (API docs at /docs)`);
 }
 
 main().catch((error: unknown) => {

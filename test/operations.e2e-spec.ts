@@ -76,7 +76,8 @@ describe.each(DIALECTS)('operations (%s)', (dialect) => {
     ).listen(0, '127.0.0.1');
     await once(bare, 'listening');
     const fromHelmet = await fetch(`http://127.0.0.1:${(bare.address() as AddressInfo).port}/`);
-    bare.close();
+    await fromHelmet.arrayBuffer();
+    await new Promise((closed) => bare.close(closed));
     const expected = Object.fromEntries(
       [...fromHelmet.headers].filter(([name]) => !UNRELATED_HEADERS.includes(name)),
     );

@@ -5,7 +5,7 @@ import { REQUIRED_ROLES } from './auth.decorators.js';
 import type { AuthenticatedUser } from './authenticated-user.js';
 import { RouteDeclarations } from './route-declarations.js';
 
-/** Global, after `JwtAuthGuard`: enforces `@Roles(...)`. */
+/** Global, after `BearerAuthGuard`: enforces `@Roles(...)`. */
 @Injectable()
 export class RolesGuard implements CanActivate {
   constructor(private readonly declarations: RouteDeclarations) {}

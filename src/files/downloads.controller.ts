@@ -102,7 +102,8 @@ const SignedLinkQueries = () =>
 
 /**
  * The routes that send a file's bytes, the service's hot path: Express tries them before any
- * other route (see `createApp`).
+ * other route, and before middleware that Nest mounts for chosen routes (see `tryFirst` in
+ * `createApp`): such middleware must not be meant for them.
  */
 export const DOWNLOAD_ROUTES = ['/files/:id/download', '/files/:id/signed-download'];
 

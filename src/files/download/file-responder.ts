@@ -98,7 +98,7 @@ export class FileResponder {
       const url = await this.files.presignedUrl(file, {
         expiresInSeconds: presignedLifetime(this.redirect.ttlSeconds, file.expiresAt),
         contentType: file.contentType,
-        contentDisposition: contentDisposition('attachment', file.filename),
+        contentDisposition: headersOf(file).attachment,
       });
       if (url) {
         // The URL expires: neither it nor this answer may be reused for long.
@@ -198,9 +198,10 @@ interface FileHeaders {
 }
 
 /**
- * Made once for each registry row: the registry's cache hands the same row to every download
- * of its file (a date formatted and a filename normalized on each were about 1% of a 4 KiB
- * download), and a row it forgets takes its headers with it.
+ * Made once for each registry row: the registry's cache (when `caches.fileEntries` is not 0)
+ * hands the same row to every download of its file (a date formatted and a filename normalized
+ * on each were about 1% of a 4 KiB download), and a row it forgets takes its headers with it.
+ * Rows are never changed once read.
  */
 const fileHeaders = new WeakMap<StoredFile, FileHeaders>();
 
